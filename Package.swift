@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One module per stage of the data path (see ARCHITECTURE.md). A module only
+// imports the modules upstream of it:
+//   EddyCore ─► EddyBlocks ─► EddyIngest ─► EddySQL ─► EddyJob ─► EddySinks ─► EddyMonitor ─► EddyEngine ─► eddy
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "eddy",
+    products: [
+        .executable(name: "eddy", targets: ["eddy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
+                       providers: [.apt(["liblz4-dev"])]),
+        .target(name: "EddyCore", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ], swiftSettings: strict),
+        .target(name: "EddyBlocks", dependencies: [
+            "EddyCore", "CLZ4",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+        .target(name: "EddyIngest", dependencies: ["EddyCore", "EddyBlocks"], swiftSettings: strict),
+        .target(name: "EddySQL", dependencies: ["EddyCore", "EddyBlocks", "CSQLite"], swiftSettings: strict),
+        .target(name: "EddyJob", dependencies: ["EddyCore"], swiftSettings: strict),
+        .target(name: "EddySinks", dependencies: ["EddyCore", "EddySQL"], swiftSettings: strict),
+        .target(name: "EddyMonitor", dependencies: ["EddyCore"], swiftSettings: strict),
+        .target(name: "EddyEngine", dependencies: [
+            "EddyCore", "EddyBlocks", "EddyIngest", "EddySQL", "EddyJob", "EddySinks", "EddyMonitor",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "eddy", dependencies: [
+            "EddyCore", "EddyIngest", "EddyJob", "EddyEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "eddy-bench", dependencies: [
+            "EddyCore", "EddyBlocks", "EddyIngest", "EddySQL", "EddyEngine", "CSQLite",
+        ], path: "Benchmarks/eddy-bench", swiftSettings: strict),
+
+        .testTarget(name: "EddyCoreTests", dependencies: ["EddyCore"], swiftSettings: strict),
+        .testTarget(name: "EddyBlocksTests", dependencies: ["EddyBlocks"], swiftSettings: strict),
+        .testTarget(name: "EddyIngestTests", dependencies: ["EddyIngest", "EddyBlocks"], swiftSettings: strict),
+        .testTarget(name: "EddySQLTests", dependencies: ["EddySQL", "EddyBlocks"], swiftSettings: strict),
+        .testTarget(name: "EddyJobTests", dependencies: ["EddyJob"], swiftSettings: strict),
+        .testTarget(name: "EddyEngineTests", dependencies: ["EddyEngine", "EddyIngest", "EddyBlocks"], swiftSettings: strict),
+        .testTarget(name: "EddyEndToEndTests", dependencies: ["eddy"], swiftSettings: strict),
+    ]
+)

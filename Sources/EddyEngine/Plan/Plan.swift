@@ -1,0 +1,122 @@
+import EddyCore
+import EddyIngest
+import EddyJob
+import EddySQL
+
+/// Something a statement can read that changes with every batch, and how
+/// often it does: a source and a plain stream every batch, a window every
+/// slide, a stream over a window at the window's slide.
+public enum RelationKind: Sendable, Equatable {
+    case source(Int)
+    case stream(Int)
+    case window(Int)
+    case stateTable(Int)
+    case sink(Int)
+}
+
+public struct PlannedSource: Sendable {
+    public var index: Int
+    public var name: String
+    public var config: SourceConfig
+    public var location: SourceLocation
+}
+
+public struct PlannedStream: Sendable {
+    public var index: Int
+    public var name: String
+    public var query: SQLFragment
+    public var location: SourceLocation
+    /// Lowercased relation names the query reads.
+    public var reads: Set<String>
+    /// Emits every `slide` ms (a multiple of batch_interval).
+    public var slide: Int64
+}
+
+public struct PlannedWindow: Sendable {
+    public var index: Int
+    public var name: String
+    public var parent: String
+    public var range: Int64
+    public var slide: Int64
+    /// The parent's slide: the window takes one parent emission per parent slide.
+    public var parentSlide: Int64
+    public var location: SourceLocation
+}
+
+public struct PlannedStateTable: Sendable {
+    public var index: Int
+    public var name: String
+    /// `CREATE TABLE` text, for creating it and for comparing schemas across restarts.
+    public var createSQL: String
+    public var initial: SQLFragment?
+    public var location: SourceLocation
+}
+
+public struct PlannedSink: Sendable {
+    public var index: Int
+    public var name: String
+    public var options: [String: String]
+    public var location: SourceLocation
+    /// Columns of the collector table, from the first statement that writes to it.
+    public var columns: [String]
+}
+
+/// A per-batch statement of the job.
+public struct PlannedStatement: Sendable {
+    public var index: Int
+    public var sql: SQLFragment
+    public var location: SourceLocation
+    public var access: TableAccess
+    /// Runs when `(T - zero) % slide == 0`.
+    public var slide: Int64
+    /// Rows go to stdout (a SELECT, or DML with RETURNING).
+    public var isOutput: Bool
+    /// Windows it reads, for window_start() / window_end() and the plan.
+    public var windows: [Int]
+    /// The sink it inserts into, if any.
+    public var sink: Int?
+}
+
+/// The per-batch work, in file order.
+public enum BatchStep: Sendable {
+    case stream(Int)
+    case window(Int)
+    case statement(Int)
+}
+
+/// A start-up statement as it ran, for the plan printout.
+public struct StartStatement: Sendable {
+    public var sql: SQLFragment
+    public var location: SourceLocation
+}
+
+/// Everything `eddy check` prints and `eddy run` runs.
+public struct Plan: Sendable {
+    public var jobPath: String
+    public var jobText: String
+    public var settings: Settings
+    public var sources: [PlannedSource] = []
+    public var streams: [PlannedStream] = []
+    public var windows: [PlannedWindow] = []
+    public var stateTables: [PlannedStateTable] = []
+    public var sinks: [PlannedSink] = []
+    public var statements: [PlannedStatement] = []
+    public var startStatements: [StartStatement] = []
+    public var steps: [BatchStep] = []
+    /// Lowercased name → what it is.
+    public var relations: [String: RelationKind] = [:]
+
+    /// How often a relation changes: batch_interval for sources and streams
+    /// over them, the slide for windows. nil for tables that are not streams.
+    public func slide(of name: String) -> Int64? {
+        switch relations[name] {
+        case .source: return settings.batchInterval
+        case .stream(let i): return streams[i].slide
+        case .window(let i): return windows[i].slide
+        default: return nil
+        }
+    }
+}
+
+func gcd(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? a : gcd(b, a % b) }
+func lcm(_ a: Int64, _ b: Int64) -> Int64 { a / gcd(a, b) * b }

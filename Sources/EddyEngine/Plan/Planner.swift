@@ -1,0 +1,414 @@
+import EddyCore
+import EddyIngest
+import EddyJob
+import EddySQL
+import EddySinks
+
+/// A job checked against SQLite and ready to run: the plan, the connection it
+/// was validated on, and every per-batch statement already prepared.
+public final class PreparedJob {
+    public let plan: Plan
+    public let database: Database
+    /// `INSERT INTO stream <query>` per stream.
+    let streamInserts: [Statement]
+    /// Per-batch statements, by `PlannedStatement.index`.
+    let statements: [Statement]
+
+    init(plan: Plan, database: Database, streamInserts: [Statement], statements: [Statement]) {
+        self.plan = plan
+        self.database = database
+        self.streamInserts = streamInserts
+        self.statements = statements
+    }
+}
+
+/// Options that shape planning.
+public struct PlanOptions: Sendable {
+    /// `--set key=value` pairs, applied after the job's own SETs.
+    public var overrides: [(String, String)] = []
+    /// Schema that holds STATE tables: `main`, or the attached checkpoint.
+    public var stateSchema: String = "main"
+    /// Runs before any statement; the checkpoint attaches its database here.
+    public var prepareDatabase: (@Sendable (Database) throws -> Void)?
+    /// Whether a state table was already in the checkpoint, so INITIAL must not seed it again.
+    public var stateTableExists: (@Sendable (Database, String) -> Bool)?
+
+    public init() {}
+}
+
+/// Turns a parsed job into a plan, running its start-up statements on a fresh
+/// engine connection and preparing everything else, so that every error in
+/// the job is found before a batch runs, with its place in the file.
+public struct Planner {
+    let job: Job
+    let options: PlanOptions
+    var plan: Plan
+    var errors: [JobError] = []
+    var streamInserts: [Statement] = []
+    var statements: [Statement] = []
+
+    public static func prepare(_ job: Job, options: PlanOptions = PlanOptions()) throws -> PreparedJob {
+        var planner = Planner(job: job, options: options)
+        return try planner.run()
+    }
+
+    init(job: Job, options: PlanOptions) {
+        self.job = job
+        self.options = options
+        self.plan = Plan(jobPath: job.path, jobText: job.text, settings: Settings())
+    }
+
+    mutating func run() throws -> PreparedJob {
+        try applySettings()
+        let db: Database
+        do {
+            db = try EngineDatabase.open(settings: plan.settings)
+            try options.prepareDatabase?(db)
+        } catch let e as SQLiteError {
+            throw RuntimeError("cannot open SQLite: \(e.message)")
+        }
+
+        // Pass 1, in file order: eddy's definitions and SQLite's start-up statements.
+        for statement in job.statements {
+            do throws(JobError) {
+                switch statement.kind {
+                case .set: break
+                case .source(let s): try defineSource(s, db)
+                case .stream(let s): try defineStream(s, db)
+                case .window(let w): try defineWindow(w, db)
+                case .stateTable(let t): try defineStateTable(t, db)
+                case .sink(let s): try defineSink(s)
+                case .sql(let s) where s.phase == .start: try runStartStatement(s, statement, db)
+                case .sql: break
+                }
+            } catch {
+                errors.append(error)
+            }
+        }
+        // Pass 2: per-batch statements, which may use anything created at start.
+        for statement in job.statements {
+            guard case .sql(let s) = statement.kind, s.phase == .perBatch else { continue }
+            do throws(JobError) {
+                try prepareBatchStatement(s, statement, db)
+            } catch {
+                errors.append(error)
+            }
+        }
+        if errors.isEmpty { checkOrder() }
+        if errors.isEmpty && plan.sources.isEmpty {
+            errors.append(JobError(job.location(0), "the job has no CREATE SOURCE: eddy needs at least one source to read"))
+        }
+        for sink in plan.sinks where sink.columns.isEmpty {
+            JobWarnings.warn("\(sink.location): sink \(sink.name) is never written to (no INSERT INTO \(sink.name) ...)")
+        }
+        if !errors.isEmpty { throw JobErrors(errors) }
+        return PreparedJob(plan: plan, database: db, streamInserts: streamInserts, statements: statements)
+    }
+
+    // MARK: settings
+
+    mutating func applySettings() throws {
+        var settings = Settings()
+        for statement in job.statements {
+            guard case .set(let key, let value, let valueLocation) = statement.kind else { continue }
+            if case .failure(let e) = settings.set(key.value, value) {
+                let at = e.message.hasPrefix("unknown setting") ? key.location : valueLocation
+                errors.append(JobError(at, e.message))
+            }
+        }
+        for (key, value) in options.overrides {
+            if case .failure(let e) = settings.set(key, value) {
+                throw UsageError("--set \(key)=\(value): \(e.message)")
+            }
+        }
+        plan.settings = settings
+    }
+
+    // MARK: definitions
+
+    mutating func claim(_ name: Name, as kind: RelationKind) throws(JobError) {
+        if let existing = plan.relations[name.key] {
+            throw JobError(name.location, "'\(name.value)' is already defined as \(describe(existing))")
+        }
+        plan.relations[name.key] = kind
+    }
+
+    func describe(_ kind: RelationKind) -> String {
+        switch kind {
+        case .source(let i): return "a source (\(plan.sources[i].location))"
+        case .stream(let i): return "a stream (\(plan.streams[i].location))"
+        case .window(let i): return "a window (\(plan.windows[i].location))"
+        case .stateTable(let i): return "a state table (\(plan.stateTables[i].location))"
+        case .sink(let i): return "a sink (\(plan.sinks[i].location))"
+        }
+    }
+
+    mutating func defineSource(_ s: SourceStatement, _ db: Database) throws(JobError) {
+        var options: [String: String] = [:]
+        for o in s.options { options[o.key] = o.value }
+        let columns = s.columns.map { ColumnSpec(name: $0.name, type: $0.type) }
+        let config: SourceConfig
+        switch SourceConfig.parse(columns: columns, options: options) {
+        case .failure(let e):
+            let at = e.key.flatMap { k in s.options.first { $0.key == k } }
+            let location = e.key == "connector" || e.key == "format" || e.key == "address"
+                ? (at?.valueLocation ?? s.withLocation) : (at?.keyLocation ?? s.withLocation)
+            throw JobError(location, "source \(s.name.value): \(e.message)")
+        case .success(let c):
+            config = c
+        }
+        try claim(s.name, as: .source(plan.sources.count))
+        let defs = config.schema.tableColumns.map { "\(quoteIdentifier($0.name)) \($0.type)" }.joined(separator: ", ")
+        do {
+            try db.execute("CREATE TABLE main.\(quoteIdentifier(s.name.value)) (\(defs))")
+        } catch {
+            throw JobError(s.name.location, "source \(s.name.value): \(error.message)")
+        }
+        plan.sources.append(PlannedSource(index: plan.sources.count, name: s.name.value, config: config,
+                                          location: s.name.location))
+    }
+
+    mutating func defineStream(_ s: StreamStatement, _ db: Database) throws(JobError) {
+        let (query, access) = try prepareTracing(s.query, db)
+        _ = query
+        try claim(s.name, as: .stream(plan.streams.count))
+        let reads = access.reads.filter { plan.relations[$0] != nil }
+        var slide = plan.settings.batchInterval
+        for r in reads { if let sl = plan.slide(of: r) { slide = lcm(slide, sl) } }
+        do {
+            try db.execute("CREATE TABLE main.\(quoteIdentifier(s.name.value)) AS SELECT * FROM (\(s.query.text)) LIMIT 0")
+        } catch {
+            throw JobError(s.name.location, "stream \(s.name.value): \(error.message)")
+        }
+        let prefix = "INSERT INTO main.\(quoteIdentifier(s.name.value)) "
+        do {
+            streamInserts.append(try db.prepare(prefix + s.query.text))
+        } catch {
+            throw mapError(error, s.query, prefixBytes: prefix.utf8.count)
+        }
+        plan.streams.append(PlannedStream(index: plan.streams.count, name: s.name.value, query: s.query,
+                                          location: s.name.location, reads: Set(reads), slide: slide))
+        plan.steps.append(.stream(plan.streams.count - 1))
+    }
+
+    mutating func defineWindow(_ w: WindowStatement, _ db: Database) throws(JobError) {
+        let bi = plan.settings.batchInterval
+        guard let parentKind = plan.relations[w.parent.key] else {
+            throw JobError(w.parent.location, "window \(w.name.value): unknown stream '\(w.parent.value)' (a window is over a source, a stream or another window defined before it)")
+        }
+        let parentSlide: Int64
+        switch parentKind {
+        case .source, .stream, .window: parentSlide = plan.slide(of: w.parent.key) ?? bi
+        default:
+            throw JobError(w.parent.location, "window \(w.name.value): '\(w.parent.value)' is \(describe(parentKind)), not a source, stream or window")
+        }
+        func duration(_ text: String, _ at: SourceLocation, _ what: String) throws(JobError) -> Int64 {
+            switch Units.parseDuration(text) {
+            case .failure(let e): throw JobError(at, "window \(w.name.value): \(what): \(e.message)")
+            case .success(let ms):
+                guard ms > 0 else { throw JobError(at, "window \(w.name.value): \(what) must be greater than 0") }
+                return ms
+            }
+        }
+        let range = try duration(w.range, w.rangeLocation, "RANGE")
+        let slide = try w.slide.map { s throws(JobError) in try duration(s, w.slideLocation ?? w.rangeLocation, "SLIDE") } ?? parentSlide
+        let unit = parentSlide == bi ? "the batch interval (\(Units.formatDuration(bi)))"
+                                     : "the slide of \(w.parent.value) (\(Units.formatDuration(parentSlide)))"
+        guard range % parentSlide == 0 else {
+            throw JobError(w.rangeLocation, "window \(w.name.value): RANGE \(Units.formatDuration(range)) must be a multiple of \(unit)")
+        }
+        guard slide % parentSlide == 0 else {
+            throw JobError(w.slideLocation ?? w.rangeLocation, "window \(w.name.value): SLIDE \(Units.formatDuration(slide)) must be a multiple of \(unit)")
+        }
+        try claim(w.name, as: .window(plan.windows.count))
+        do {
+            try db.execute("CREATE TABLE main.\(quoteIdentifier(w.name.value)) AS SELECT * FROM main.\(quoteIdentifier(w.parent.value)) LIMIT 0")
+        } catch {
+            throw JobError(w.name.location, "window \(w.name.value): \(error.message)")
+        }
+        plan.windows.append(PlannedWindow(index: plan.windows.count, name: w.name.value, parent: w.parent.key,
+                                          range: range, slide: slide, parentSlide: parentSlide, location: w.name.location))
+        plan.steps.append(.window(plan.windows.count - 1))
+    }
+
+    mutating func defineStateTable(_ t: StateTableStatement, _ db: Database) throws(JobError) {
+        try claim(t.name, as: .stateTable(plan.stateTables.count))
+        let schema = options.stateSchema
+        let createSQL = "CREATE TABLE \(quoteIdentifier(schema)).\(quoteIdentifier(t.name.value)) \(t.definition.text)"
+        let existed = options.stateTableExists?(db, t.name.value) ?? false
+        if !existed {
+            do {
+                try db.execute(createSQL)
+            } catch {
+                let prefix = "CREATE TABLE \(quoteIdentifier(schema)).\(quoteIdentifier(t.name.value)) "
+                throw mapError(error, t.definition, prefixBytes: prefix.utf8.count)
+            }
+        }
+        if let initial = t.initial {
+            let prefix = "INSERT INTO \(quoteIdentifier(schema)).\(quoteIdentifier(t.name.value)) "
+            let statement: Statement
+            do {
+                statement = try db.prepare(prefix + initial.text, persistent: false)
+            } catch {
+                throw mapError(error, initial, prefixBytes: prefix.utf8.count)
+            }
+            if !existed {
+                do { try statement.run() } catch { throw mapError(error, initial, prefixBytes: prefix.utf8.count) }
+            }
+        }
+        plan.stateTables.append(PlannedStateTable(index: plan.stateTables.count, name: t.name.value, createSQL: createSQL,
+                                                  initial: t.initial, location: t.name.location))
+    }
+
+    mutating func defineSink(_ s: SinkStatement) throws(JobError) {
+        var options: [String: String] = [:]
+        for o in s.options { options[o.key] = o.value }
+        if case .failure(let e) = SinkConfig.validate(options) {
+            let at = e.key.flatMap { k in s.options.first { $0.key == k } }
+            throw JobError(at?.keyLocation ?? s.withLocation, "sink \(s.name.value): \(e.message)")
+        }
+        try claim(s.name, as: .sink(plan.sinks.count))
+        plan.sinks.append(PlannedSink(index: plan.sinks.count, name: s.name.value, options: options,
+                                      location: s.name.location, columns: []))
+    }
+
+    mutating func runStartStatement(_ s: SQLStatement, _ statement: JobStatement, _ db: Database) throws(JobError) {
+        do {
+            let prepared = try db.prepare(s.sql.text, persistent: false)
+            try prepared.run()
+        } catch {
+            throw mapError(error, s.sql)
+        }
+        plan.startStatements.append(StartStatement(sql: s.sql, location: statement.location))
+    }
+
+    // MARK: per-batch statements
+
+    mutating func prepareBatchStatement(_ s: SQLStatement, _ statement: JobStatement, _ db: Database) throws(JobError) {
+        var sinkIndex: Int?
+        if let target = s.insertTarget, case .sink(let k) = plan.relations[target.name.key] {
+            sinkIndex = k
+            if plan.sinks[k].columns.isEmpty { try createCollector(k, target, db) }
+        }
+        let (prepared, access) = try prepareTracing(s.sql, db)
+        let reads = access.reads.filter { plan.relations[$0] != nil }
+        var slide = plan.settings.batchInterval
+        var windows: [Int] = []
+        for r in reads.sorted() {
+            if let sl = plan.slide(of: r) { slide = lcm(slide, sl) }
+            if case .window(let w) = plan.relations[r] { windows.append(w) }
+        }
+        let planned = PlannedStatement(index: plan.statements.count, sql: s.sql, location: statement.location,
+                                       access: access, slide: slide, isOutput: prepared.columnCount > 0,
+                                       windows: windows.sorted(), sink: sinkIndex)
+        plan.statements.append(planned)
+        statements.append(prepared)
+        plan.steps.append(.statement(planned.index))
+    }
+
+    /// A sink is a table that collects a batch's rows; its columns are those
+    /// of the first query that writes to it.
+    mutating func createCollector(_ k: Int, _ target: InsertTarget, _ db: Database) throws(JobError) {
+        var columns: [String]
+        if let listed = target.columns, !listed.isEmpty {
+            columns = listed
+        } else {
+            do {
+                let q = try db.prepare(target.query.text, persistent: false)
+                columns = q.columnNames
+            } catch {
+                throw mapError(error, target.query)
+            }
+        }
+        // Unique names, so `SELECT a, a` still makes a valid table.
+        var seen: [String: Int] = [:]
+        columns = columns.map { c in
+            let n = seen[c.lowercased(), default: 0]
+            seen[c.lowercased()] = n + 1
+            return n == 0 ? c : "\(c)_\(n + 1)"
+        }
+        let defs = columns.map(quoteIdentifier).joined(separator: ", ")
+        do {
+            try db.execute("CREATE TABLE main.\(quoteIdentifier(plan.sinks[k].name)) (\(defs))")
+        } catch {
+            throw JobError(target.name.location, "sink \(plan.sinks[k].name): \(error.message)")
+        }
+        plan.sinks[k].columns = columns
+    }
+
+    func prepareTracing(_ fragment: SQLFragment, _ db: Database) throws(JobError) -> (Statement, TableAccess) {
+        do {
+            return try db.prepareTracingAccess(fragment.text)
+        } catch {
+            throw mapError(error, fragment)
+        }
+    }
+
+    /// Maps a SQLite error back to the job file. SQLite's message is kept, and
+    /// "no such table" says what eddy knows instead.
+    func mapError(_ error: SQLiteError, _ fragment: SQLFragment, prefixBytes: Int = 0) -> JobError {
+        var offset = error.offset.map { max(0, $0 - prefixBytes) } ?? 0
+        var message = error.message
+        if message.hasPrefix("no such table: ") {
+            let name = String(message.dropFirst("no such table: ".count))
+            // SQLite gives no offset for this one: point at the name itself.
+            if error.offset == nil, let at = Self.findWord(name, in: fragment.text) { offset = at }
+            message = "unknown table, source or stream '\(name)'"
+            let known = plan.relations.keys.sorted()
+            if !known.isEmpty { message += " (defined so far: \(known.joined(separator: ", ")))" }
+        }
+        return JobError(job.location(fragment.offset + min(offset, fragment.text.utf8.count)), message)
+    }
+
+    /// Byte offset of `word` as a whole word (case-insensitive), ignoring a
+    /// schema prefix such as `main.`.
+    static func findWord(_ word: String, in text: String) -> Int? {
+        let bare = word.split(separator: ".").last.map(String.init) ?? word
+        let hay = Array(text.lowercased().utf8)
+        let needle = Array(bare.lowercased().utf8)
+        guard !needle.isEmpty, hay.count >= needle.count else { return nil }
+        func isWord(_ b: UInt8) -> Bool { b == 0x5F || (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) || b >= 0x80 }
+        for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) {
+            let before = i == 0 || !isWord(hay[i - 1])
+            let after = i + needle.count == hay.count || !isWord(hay[i + needle.count])
+            if before && after { return i }
+        }
+        return nil
+    }
+
+    /// A per-batch statement that reads a stream or window defined later in
+    /// the file would see the previous batch's rows: refuse it.
+    mutating func checkOrder() {
+        var defined: Set<String> = []
+        for (key, kind) in plan.relations {
+            if case .source = kind { defined.insert(key) }
+        }
+        for step in plan.steps {
+            switch step {
+            case .stream(let i):
+                for r in plan.streams[i].reads where !defined.contains(r) && isBatchRelation(r) {
+                    errors.append(JobError(plan.streams[i].location, "stream \(plan.streams[i].name) reads '\(r)', which is defined after it; define '\(r)' first"))
+                }
+                defined.insert(plan.streams[i].name.lowercased())
+            case .window(let i):
+                defined.insert(plan.windows[i].name.lowercased())
+            case .statement(let i):
+                for r in plan.statements[i].access.reads where !defined.contains(r) && isBatchRelation(r) {
+                    errors.append(JobError(plan.statements[i].location, "this statement reads '\(r)', which is defined after it in the file; move the statement after that definition"))
+                }
+            }
+        }
+    }
+
+    func isBatchRelation(_ name: String) -> Bool {
+        switch plan.relations[name] {
+        case .stream, .window: return true
+        default: return false
+        }
+    }
+}
+
+/// Job-level warnings that are not errors (printed on stderr).
+enum JobWarnings {
+    static func warn(_ message: String) { StandardError.write("eddy: warning: \(message)\n") }
+}

@@ -1,0 +1,146 @@
+import EddyBlocks
+import EddyCore
+import EddySQL
+import EddySinks
+
+/// Runs one batch on the engine's connection (Spark's JobGenerator + the
+/// jobs of one batch): loads its blocks into the source tables, then runs the
+/// job's per-batch work in file order (streams, window upkeep, statements),
+/// hands sink rows over, and commits, all in one transaction.
+public final class JobRunner {
+    public let prepared: PreparedJob
+    var plan: Plan { prepared.plan }
+    var db: Database { prepared.database }
+    let schedule: Schedule
+    private let loaders: [BatchLoader]
+    private let clearSources: [Statement]
+    private let clearStreams: [Statement]
+    private(set) var windows: [WindowRuntime]
+    public let stdout: StdoutSink
+    let sinks: SinkSet
+    private let begin: Statement
+    private let commit: Statement
+    private let rollback: Statement
+
+    public init(prepared: PreparedJob, stdout: StdoutSink, zeroTime: Int64, sinks: SinkSet) throws(SQLiteError) {
+        self.prepared = prepared
+        self.stdout = stdout
+        self.sinks = sinks
+        self.schedule = Schedule(plan: prepared.plan, zeroTime: zeroTime)
+        let db = prepared.database
+        loaders = try prepared.plan.sources.map { s throws(SQLiteError) in
+            try BatchLoader(database: db, table: s.name, valueCount: s.config.schema.valueCount)
+        }
+        clearSources = try prepared.plan.sources.map { s throws(SQLiteError) in
+            try db.prepare("DELETE FROM main.\(quoteIdentifier(s.name))")
+        }
+        clearStreams = try prepared.plan.streams.map { s throws(SQLiteError) in
+            try db.prepare("DELETE FROM main.\(quoteIdentifier(s.name))")
+        }
+        windows = try prepared.plan.windows.map { w throws(SQLiteError) in try WindowRuntime(plan: w, database: db) }
+        begin = try db.prepare("BEGIN")
+        commit = try db.prepare("COMMIT")
+        rollback = try db.prepare("ROLLBACK")
+    }
+
+    /// What a batch did.
+    public struct Outcome: Sendable {
+        public var records: Int64 = 0
+        public var recordsPerShard: [String: Int64] = [:]
+        public var outputRows: Int64 = 0
+        /// Statements that ran (were due).
+        public var statementsRun: Int = 0
+    }
+
+    /// Loads and runs the batch at `time`. `payload` gives a block's
+    /// compressed records (from memory or read back from disk). `beforeCommit`
+    /// runs inside the transaction, last: the checkpoint records the batch there.
+    public func runBatch(time: Int64, batchID: Int64, blocks: [Block],
+                         payload: (Block) throws -> [UInt8],
+                         beforeCommit: ((Database) throws -> Void)? = nil) throws -> Outcome {
+        db.context.batchTime = time
+        db.context.batchID = batchID
+        db.context.window = nil
+        stdout.beginBatch(time: time)
+        var outcome = Outcome()
+        try begin.run()
+        do {
+            for clear in clearSources { try clear.run() }
+            for block in blocks {
+                guard block.source >= 0 && block.source < loaders.count else { continue }
+                let rows = try loaders[block.source].load(block, payload: try payload(block))
+                outcome.records += Int64(rows)
+                outcome.recordsPerShard["\(plan.sources[block.source].name)/\(block.shard)", default: 0] += Int64(rows)
+            }
+            try runSteps(time: time, outcome: &outcome)
+            outcome.outputRows += try sinks.deliver(batchTime: time, database: db, stdout: stdout)
+            try beforeCommit?(db)
+            try commit.run()
+        } catch {
+            rollback.reset()
+            if db.inTransaction { try? rollback.run() }
+            throw error
+        }
+        db.context.window = nil
+        return outcome
+    }
+
+    private func runSteps(time: Int64, outcome: inout Outcome) throws {
+        for step in plan.steps {
+            switch step {
+            case .stream(let i):
+                guard schedule.isDue(slide: plan.streams[i].slide, at: time) else { continue }
+                try clearStreams[i].run()
+                do {
+                    try prepared.streamInserts[i].run()
+                } catch {
+                    throw BatchFailure(location: plan.streams[i].location, time: time, error: error)
+                }
+            case .window(let i):
+                let w = windows[i]
+                if schedule.isDue(slide: w.plan.parentSlide, at: time) {
+                    try w.add(time: time, database: db)
+                }
+                try w.expire(at: time)
+            case .statement(let i):
+                let planned = plan.statements[i]
+                guard schedule.isDue(slide: planned.slide, at: time) else { continue }
+                if let w = planned.windows.first {
+                    db.context.window = (time - plan.windows[w].range, time)
+                } else {
+                    db.context.window = nil
+                }
+                let statement = prepared.statements[i]
+                do {
+                    if planned.isOutput {
+                        outcome.outputRows += Int64(try stdout.emit(statement))
+                    } else {
+                        try statement.run()
+                    }
+                } catch let closed as OutputClosed {
+                    throw closed
+                } catch {
+                    throw BatchFailure(location: planned.location, time: time, error: error)
+                }
+                outcome.statementsRun += 1
+            }
+        }
+        db.context.window = nil
+    }
+
+    /// Empties the window tables (before a rebuild from retained blocks).
+    func resetWindows() throws {
+        for w in windows { try w.reset() }
+    }
+
+    func windowTimes() -> [[Int64]] { windows.map(\.times) }
+}
+
+/// A statement failed on a batch's data: a runtime failure tied to its line.
+public struct BatchFailure: EddyError {
+    public var location: SourceLocation
+    public var time: Int64
+    public var error: any Error
+    public var exitStatus: ExitStatus { .runtime }
+    public var description: String { "\(location): batch \(time): \(error)" }
+}

@@ -1,0 +1,143 @@
+import EddyBlocks
+import EddyCore
+import Atomics
+
+/// Hands out block ids, unique across the run (and across restarts, when a
+/// checkpoint seeds `next`).
+public final class BlockIDSource: Sendable {
+    private let counter: ManagedAtomic<UInt64>
+    public init(next: UInt64 = 1) { counter = ManagedAtomic(next) }
+    public func next() -> UInt64 { counter.loadThenWrappingIncrement(ordering: .relaxed) }
+    public var peek: UInt64 { counter.load(ordering: .relaxed) }
+}
+
+/// One shard's current block (Spark's BlockGenerator). The receiver appends
+/// parsed records; the block is sealed every `block_interval`, early at
+/// `block_max_bytes`, and at every batch boundary by the engine.
+///
+/// Ordering invariant: seals of one generator are serialized and labels never
+/// go backwards, so a shard's blocks reach the store, and batches, in order,
+/// and `_seq` increases strictly across the whole run.
+public final class BlockGenerator: Sendable {
+    public let source: Int
+    public let shard: String
+    private let blockInterval: Int64
+    private let blockMaxBytes: Int
+    private let store: BlockStore
+    private let ids: BlockIDSource
+    private let wal: (@Sendable (Block) throws -> Void)?
+
+    private struct State: Sendable {
+        var builder: BlockBuilder
+        var nextSeq: Int64
+        /// Label of the last sealed block.
+        var lastLabel: Int64 = Int64.min
+        /// The next block-interval boundary at which to seal.
+        var nextBoundary: Int64 = Int64.min
+        var finished = false
+    }
+
+    private let state: ConditionLock<State>
+    /// Held for a whole seal (cut, compress, log, store) so seals keep order.
+    private let sealing = ConditionLock(())
+
+    /// `wal`, when given, persists each sealed block before the store sees it:
+    /// with a checkpoint a record counts as received only once it is logged.
+    public init(source: Int, shard: String, columns: Int, firstSeq: Int64, blockInterval: Int64,
+                blockMaxBytes: Int, store: BlockStore, ids: BlockIDSource,
+                wal: (@Sendable (Block) throws -> Void)? = nil) {
+        self.source = source
+        self.shard = shard
+        self.blockInterval = max(1, blockInterval)
+        self.blockMaxBytes = blockMaxBytes
+        self.store = store
+        self.ids = ids
+        self.wal = wal
+        self.state = ConditionLock(State(builder: BlockBuilder(columns: columns), nextSeq: firstSeq))
+    }
+
+    /// Adds records under the generator's lock. `body` writes them into the
+    /// builder and returns how many it added. Seals when the block is full.
+    @discardableResult
+    public func append(now: Int64, _ body: (inout BlockBuilder) -> Int) -> Int {
+        let (added, full) = state.withLock { s -> (Int, Bool) in
+            let added = body(&s.builder)
+            return (added, s.builder.byteCount >= blockMaxBytes)
+        }
+        if full { seal(label: floor(now)) }
+        return added
+    }
+
+    /// Called by the receiver's loop: seals when a block-interval boundary passed.
+    public func tick(now: Int64) {
+        let due: Bool = state.withLock { s in
+            if s.nextBoundary == Int64.min { s.nextBoundary = floor(now) + blockInterval }
+            if now >= s.nextBoundary {
+                s.nextBoundary = floor(now) + blockInterval
+                return true
+            }
+            return false
+        }
+        if due { seal(label: floor(now)) }
+    }
+
+    /// How long the receiver may wait for input before its next tick is due.
+    public func millisUntilTick(now: Int64) -> Int64 {
+        let boundary = state.withLock { $0.nextBoundary }
+        if boundary == Int64.min { return blockInterval }
+        return max(1, min(blockInterval, boundary - now))
+    }
+
+    /// The engine's cut at batch time T: everything appended so far goes to
+    /// the batch at T, unless this shard already sealed a later label.
+    public func sealForBatch(at time: Int64) {
+        seal(label: time)
+    }
+
+    /// The next `_seq` this shard will hand out.
+    public var nextSeq: Int64 { state.withLock { $0.nextSeq } }
+
+    /// The input behind this generator ended (stdin EOF); set by its receiver.
+    public var finished: Bool {
+        get { state.withLock { $0.finished } }
+    }
+
+    public func markFinished() { state.withLock { $0.finished = true } }
+
+    /// Records appended but not yet sealed.
+    public var unsealedCount: Int { state.withLock { $0.builder.count } }
+
+    private func floor(_ t: Int64) -> Int64 {
+        t >= 0 ? t - t % blockInterval : t - ((t % blockInterval) + blockInterval) % blockInterval
+    }
+
+    private func seal(label requested: Int64) {
+        sealing.withLock { _ in
+            let cut: (BlockBuilder, Int64, Int64)? = state.withLock { s in
+                guard !s.builder.isEmpty else { return nil }
+                var fresh = BlockBuilder(columns: s.builder.columns, reserve: min(s.builder.byteCount, blockMaxBytes))
+                swap(&fresh, &s.builder)
+                let first = s.nextSeq
+                s.nextSeq += Int64(fresh.count)
+                let label = max(s.lastLabel, requested)
+                s.lastLabel = label
+                return (fresh, first, label)
+            }
+            guard let (cutBuilder, firstSeq, label) = cut else { return }
+            var builder = cutBuilder
+            let block = builder.seal(id: ids.next(), source: source, shard: shard, firstSeq: firstSeq, sealTime: label)
+            var persisted = false
+            if let wal {
+                do {
+                    try wal(block)
+                    persisted = true
+                } catch {
+                    // The log could not take it (disk full): keep the block
+                    // for this run rather than drop it; the log reports why.
+                    persisted = false
+                }
+            }
+            store.put(block, persisted: persisted)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import EddyBlocks
+import EddyCore
+import Glibc
+import Logging
+
+/// `socket`: a TCP client per address that reads pushed lines, like Spark's
+/// socketTextStream, but reconnecting with backoff instead of giving up.
+enum SocketReceiver {
+    static func run(_ ctx: ReceiverContext, address: HostPort) {
+        let logger = Logger(label: "eddy.socket")
+        var backoffMs: Int64 = 100
+        var failures = 0
+        while !ctx.stop.isRequested {
+            switch TCPSocket.connect(to: address) {
+            case .failure(let error):
+                failures += 1
+                // Say it the first time and then now and again, not on every retry.
+                if failures == 1 || failures % 20 == 0 {
+                    logger.warning("source \(ctx.source): \(error.message); retrying every \(Units.formatDuration(backoffMs)) or so")
+                }
+                if ctx.stop.wait(timeoutMs: backoffMs) { return }
+                backoffMs = min(backoffMs * 2, 5000)
+            case .success(let socket):
+                logger.info("source \(ctx.source): connected to \(address)")
+                failures = 0
+                backoffMs = 100
+                var decoder = RecordDecoder(schema: ctx.schema)
+                let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
+                    socket.read(into: buffer, timeoutMs: timeout)
+                }
+                socket.close()
+                switch end {
+                case .stopped: return
+                case .eof: logger.warning("source \(ctx.source): \(address) closed the connection; reconnecting")
+                case .failed(let code): logger.warning("source \(ctx.source): reading \(address) failed: \(String(cString: strerror(code))); reconnecting")
+                }
+                if ctx.stop.wait(timeoutMs: backoffMs) { return }
+            }
+        }
+    }
+}
+
+/// `stdin`: one receiver; at end of input the source is finished and the job
+/// ends after the batch that holds the last records.
+enum StdinReceiver {
+    static func run(_ ctx: ReceiverContext) {
+        var decoder = RecordDecoder(schema: ctx.schema)
+        let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
+            var pfd = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, timeout)
+            if ready == 0 { return .timeout }
+            if ready < 0 { return errno == EINTR ? .timeout : .error(errno) }
+            let n = read(0, buffer.baseAddress, buffer.count)
+            if n > 0 { return .data(n) }
+            if n == 0 { return .eof }
+            return errno == EINTR || errno == EAGAIN ? .timeout : .error(errno)
+        }
+        if case .failed(let code) = end {
+            Logger(label: "eddy.stdin").error("source \(ctx.source): reading stdin failed: \(String(cString: strerror(code)))")
+        }
+        ctx.generator.tick(now: WallClock.nowMs())
+        ctx.generator.markFinished()
+    }
+}
+
+/// `generator`: lines of random words at `rate` per shard, for demos and
+/// benchmarks. Slows down, never drops, when the block store is full.
+enum GeneratorReceiver {
+    static func run(_ ctx: ReceiverContext, options: GeneratorOptions, shard: Int) {
+        let words = WordGenerator(vocabulary: options.vocab, wordsPerLine: options.words, seed: options.seed)
+        var seq = ctx.generator.nextSeq
+        var line: [UInt8] = []
+        line.reserveCapacity(options.words * 8)
+        while !ctx.stop.isRequested {
+            guard ctx.store.awaitCapacity(stop: ctx.stop) else { return }
+            let rate = ctx.limiter.rate
+            let chunk = rate > 0 ? max(1, min(Int(rate / 100), 4096)) : 4096
+            let now = WallClock.nowMs()
+            let first = seq
+            ctx.generator.append(now: now) { builder in
+                for i in 0..<chunk {
+                    words.line(shard: shard, seq: first + Int64(i), into: &line)
+                    _ = builder.beginRecord(arrival: now)
+                    line.withUnsafeBytes { builder.appendText($0) }
+                    builder.endRecord()
+                }
+                return chunk
+            }
+            seq += Int64(chunk)
+            ctx.limiter.acquire(chunk, stop: ctx.stop)
+            ctx.generator.tick(now: WallClock.nowMs())
+        }
+    }
+}
+
+/// `listen`: a server that producers connect to and push lines; each
+/// connection is its own receiver and shard, up to `max_connections` at once.
+/// Further producers wait in the accept backlog until a connection ends.
+final class Listener: Sendable {
+    private let source: LiveSource
+    private let socket: TCPSocket
+    private let maxConnections: Int
+    private let active = ConditionLock(0)
+    private let connections = ConditionLock(0)
+
+    init(source: LiveSource, socket: TCPSocket, maxConnections: Int) {
+        self.source = source
+        self.socket = socket
+        self.maxConnections = maxConnections
+    }
+
+    func run(_ env: ReceiverEnvironment) {
+        let logger = Logger(label: "eddy.listen")
+        defer { socket.close() }
+        while !env.tracker.stop.isRequested {
+            if active.withLock({ $0 }) >= maxConnections {
+                _ = env.tracker.stop.wait(timeoutMs: 50)
+                continue
+            }
+            guard let (client, peer) = socket.accept(timeoutMs: 200) else { continue }
+            let n = connections.withLock { c -> Int in c += 1; return c }
+            let shard = "conn-\(n)"
+            logger.info("source \(source.name): producer \(peer) connected as shard \(shard)")
+            active.withLock { $0 += 1 }
+            let ctx = source.makeContext(shard: shard, env: env)
+            env.tracker.launch(name: "eddy-\(shard)") { [self] in
+                var decoder = RecordDecoder(schema: ctx.schema)
+                let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
+                    client.read(into: buffer, timeoutMs: timeout)
+                }
+                client.close()
+                ctx.generator.tick(now: WallClock.nowMs())
+                if case .failed(let code) = end {
+                    logger.warning("source \(self.source.name): shard \(shard) failed: \(String(cString: strerror(code)))")
+                }
+                self.active.withLock { $0 -= 1 }
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+/// Lines of random words from a fixed vocabulary, with Zipf-like frequencies
+/// so that top-N queries have a clear head. Line `seq` of shard `shard` is a
+/// pure function of (seed, shard, seq): a restarted generator resumes exactly
+/// where it stopped, and two runs with the same seed see the same lines.
+public struct WordGenerator: Sendable {
+    public let wordsPerLine: Int
+    public let seed: UInt64
+    private let words: [UInt8]
+    private let offsets: [Int]
+    /// Cumulative weights scaled to 2^32, for sampling by binary search.
+    private let cumulative: [UInt64]
+
+    public init(vocabulary: Int, wordsPerLine: Int, seed: UInt64) {
+        self.wordsPerLine = max(1, wordsPerLine)
+        self.seed = seed
+        let v = max(1, vocabulary)
+        var words: [UInt8] = []
+        var offsets: [Int] = [0]
+        for i in 0..<v {
+            words.append(contentsOf: Self.word(i).utf8)
+            offsets.append(words.count)
+        }
+        self.words = words
+        self.offsets = offsets
+        var weights: [Double] = []
+        var total = 0.0
+        for k in 0..<v {
+            let w = 1.0 / Double(k + 1)
+            total += w
+            weights.append(total)
+        }
+        cumulative = weights.map { UInt64($0 / total * 4_294_967_296.0) }
+    }
+
+    /// The i-th vocabulary word: pronounceable syllables, unique per i.
+    public static func word(_ i: Int) -> String {
+        let syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ba", "de",
+                         "fi", "go", "hu", "ja", "ke", "lu", "ma", "no", "pi", "re"]
+        var n = i
+        var parts: [String] = []
+        repeat {
+            parts.append(syllables[n % syllables.count])
+            n /= syllables.count
+        } while n > 0
+        if parts.count < 2 { parts.append("ra") }
+        return parts.reversed().joined()
+    }
+
+    /// Writes line `seq` of `shard` into `out` (replacing its contents).
+    public func line(shard: Int, seq: Int64, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        var state = Self.mix(seed &+ UInt64(truncatingIfNeeded: shard) &* 0x9E37_79B9_7F4A_7C15
+                             &+ UInt64(bitPattern: seq) &* 0xBF58_476D_1CE4_E5B9)
+        for w in 0..<wordsPerLine {
+            state = Self.mix(state &+ 0x9E37_79B9_7F4A_7C15)
+            let u = state & 0xFFFF_FFFF
+            var lo = 0
+            var hi = cumulative.count - 1
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if cumulative[mid] > u { hi = mid } else { lo = mid + 1 }
+            }
+            if w > 0 { out.append(UInt8(ascii: " ")) }
+            out.append(contentsOf: words[offsets[lo]..<offsets[lo + 1]])
+        }
+    }
+
+    /// SplitMix64's finalizer: a good 64-bit mix for counter-based randomness.
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

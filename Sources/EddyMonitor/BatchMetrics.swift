@@ -1,0 +1,77 @@
+import EddyCore
+
+/// What one batch did, for the stderr line and the checkpoint status.
+public struct BatchMetrics: Sendable, Equatable {
+    public var batchTime: Int64
+    public var batchID: Int64
+    public var records: Int64 = 0
+    /// Records per shard, as `source/shard`.
+    public var recordsPerShard: [String: Int64] = [:]
+    public var blocks: Int = 0
+    public var rawBytes: Int64 = 0
+    public var compressedBytes: Int64 = 0
+    public var outputRows: Int64 = 0
+    public var badRecords: Int64 = 0
+    public var processingMs: Double = 0
+    public var schedulingDelayMs: Int64 = 0
+    public var totalDelayMs: Int64 = 0
+    public var storeMemoryBytes: Int64 = 0
+    public var storeDiskBytes: Int64 = 0
+    public var spilledBlocks: Int64 = 0
+    public var readBackBlocks: Int64 = 0
+    public var receiverPauses: Int64 = 0
+    /// Records/s per receiver after backpressure, when it is on.
+    public var rate: Double?
+
+    public init(batchTime: Int64, batchID: Int64) {
+        self.batchTime = batchTime
+        self.batchID = batchID
+    }
+
+    public var compressionRatio: Double {
+        compressedBytes > 0 ? Double(rawBytes) / Double(compressedBytes) : 0
+    }
+
+    /// One `key=value` line, easy to read and to grep or awk.
+    public var line: String {
+        var parts = [
+            "batch=\(batchTime)",
+            "records=\(records)",
+            "processing_ms=\(Self.fixed(processingMs))",
+            "scheduling_delay_ms=\(schedulingDelayMs)",
+            "total_delay_ms=\(totalDelayMs)",
+            "blocks=\(blocks)",
+            "raw_bytes=\(rawBytes)",
+            "lz4_bytes=\(compressedBytes)",
+            "lz4_ratio=\(Self.fixed(compressionRatio))",
+            "store_mem=\(storeMemoryBytes)",
+            "store_disk=\(storeDiskBytes)",
+            "spilled=\(spilledBlocks)",
+            "read_back=\(readBackBlocks)",
+            "pauses=\(receiverPauses)",
+            "out_rows=\(outputRows)",
+            "bad_records=\(badRecords)",
+        ]
+        if let rate { parts.append("rate=\(Int(rate))") }
+        if !recordsPerShard.isEmpty {
+            parts.append("shards=" + recordsPerShard.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
+        }
+        return parts.joined(separator: " ")
+    }
+
+    static func fixed(_ v: Double) -> String {
+        let r = (v * 10).rounded() / 10
+        return r == r.rounded() ? String(Int(r)) : String(r)
+    }
+}
+
+/// Prints one metrics line per batch to stderr unless `--quiet`.
+public struct MetricsReporter: Sendable {
+    public let quiet: Bool
+    public init(quiet: Bool) { self.quiet = quiet }
+
+    public func report(_ m: BatchMetrics) {
+        guard !quiet else { return }
+        StandardError.write("eddy: \(m.line)\n")
+    }
+}

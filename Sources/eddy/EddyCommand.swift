@@ -1,0 +1,101 @@
+import ArgumentParser
+import EddyCore
+import Glibc
+
+/// The executable only parses arguments and wires modules together; anything
+/// a test needs to reach lives in the library modules.
+@main
+struct EddyMain {
+    static func main() {
+        Signals.install()
+        do {
+            let command = try Eddy.parseAsRoot()
+            if let runnable = command as? EddySubcommand {
+                exit(runnable.execute().rawValue)
+            }
+            var other = command
+            try other.run()
+            exit(0)
+        } catch {
+            let code = Eddy.exitCode(for: error)
+            if code == .success {
+                print(Eddy.fullMessage(for: error))
+                exit(0)
+            }
+            StandardError.write(Eddy.fullMessage(for: error) + "\n")
+            exit(ExitStatus.usage.rawValue)
+        }
+    }
+}
+
+/// A subcommand that reports its own exit status (SPEC: 0 ok, 1 job error,
+/// 2 usage, 3 runtime failure).
+protocol EddySubcommand {
+    func execute() -> ExitStatus
+}
+
+struct Eddy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eddy",
+        abstract: "A stream processor for one box: receive streams, cut them into micro-batches, run SQL over them.",
+        discussion: """
+            A job is one .sql file of eddy statements (SET, CREATE SOURCE, CREATE STREAM,
+            CREATE WINDOW, CREATE STATE TABLE, CREATE SINK) and plain SQLite statements.
+            Schema statements run once at start; queries and DML run once per batch.
+            A bare SELECT prints its rows to stdout. See README.md for the language.
+
+            Exit codes: 0 ok, 1 job error (bad SQL, bad option, invalid window),
+            2 usage error, 3 runtime failure. A second SIGINT/SIGTERM exits at once
+            with 128 + the signal number.
+            """,
+        version: "0.1.0",
+        subcommands: [RunCommand.self, CheckCommand.self, GenCommand.self, StatusCommand.self]
+    )
+}
+
+/// Reports an error the way SPEC promises and returns its exit status.
+func report(_ error: any Error) -> ExitStatus {
+    switch error {
+    case let e as EddyError:
+        if e is JobError || e is JobErrors {
+            StandardError.write(e.description + "\n")
+        } else if e is UsageError {
+            StandardError.write("eddy: \(e.description)\n")
+        } else {
+            StandardError.write("eddy: error: \(e.description)\n")
+        }
+        return e.exitStatus
+    default:
+        StandardError.write("eddy: error: \(error)\n")
+        return .runtime
+    }
+}
+
+/// SIGINT and SIGTERM are taken by a dedicated thread (they are blocked in
+/// every other thread), so a stop request is handled in normal code: the first
+/// asks for a graceful stop, a second exits at once.
+enum Signals {
+    static let stop = StopSignal()
+
+    static func install() {
+        signal(SIGPIPE, SIG_IGN)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let blocked = set
+        startThread(name: "eddy-signals") {
+            var set = blocked
+            while true {
+                var signo: Int32 = 0
+                guard sigwait(&set, &signo) == 0 else { continue }
+                if stop.request() == 1 {
+                    StandardError.write("eddy: stopping: finishing the data already received (signal again to exit at once)\n")
+                } else {
+                    _exit(128 + signo)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what eddy needs to build and test on Debian: the Swift toolchain is
+# expected on PATH; SQLite and LZ4 come from Debian's -dev packages; the Kinesis
+# tests need moto_server from PyPI. Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+need_apt=()
+for pkg in libsqlite3-dev liblz4-dev pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ "${EDDY_SKIP_PYTHON:-0}" != "1" ] && ! command -v moto_server >/dev/null 2>&1; then
+  echo "setup: installing moto[server] (Kinesis test server)" >&2
+  python3 -m pip install -q 'moto[server]'
+fi
+
+command -v swift >/dev/null 2>&1 || { echo "setup: swift is not on PATH (expected /opt/swift/usr/bin)" >&2; exit 1; }
