@@ -1,1 +1,25 @@
-print("bench")
+import EddyBlocks
+import EddyCore
+import EddyEngine
+import EddyIngest
+import EddyJob
+import EddySQL
+import Glibc
+
+// eddy-bench: prints throughput figures; it asserts nothing and times no test.
+//   eddy-bench core     generator → per-batch word count: eddy vs a bare SQLite loop
+//   eddy-bench blocks   block store MB/s in and out, LZ4 ratio on line data
+//   eddy-bench e2e      live receivers → engine, 1/2/4 shards, and with spilling
+//   eddy-bench windows  windowed and stateful word counts
+//   eddy-bench all      everything
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let which = Set(arguments.isEmpty ? ["all"] : arguments)
+func wants(_ name: String) -> Bool { which.contains(name) || which.contains("all") }
+
+EddyLog.bootstrap(quiet: true)
+
+if wants("core") { CoreBench.run() }
+if wants("blocks") { BlockBench.run() }
+if wants("e2e") { EndToEndBench.run() }
+if wants("windows") { WindowBench.run() }

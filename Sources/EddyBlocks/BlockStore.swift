@@ -147,8 +147,12 @@ public final class BlockStore: Sendable {
         state.withLock { $0.spillDirReady = true }
     }
 
+    /// Memory over its budget means a block fitted neither budget (the disk
+    /// had less room left than the block needed): that counts as full too,
+    /// or receivers would keep adding blocks to memory without bound.
     private static func hasRoom(_ s: State, _ config: Config) -> Bool {
-        s.closed || s.stats.memoryBytes < config.memoryBudget || s.stats.diskBytes < config.diskBudget
+        s.closed || s.stats.memoryBytes < config.memoryBudget
+            || (s.stats.diskBytes < config.diskBudget && s.stats.memoryBytes <= config.memoryBudget)
     }
 
     /// Called by receivers before reading more input. Blocks while both the

@@ -80,7 +80,11 @@ public struct Settings: Sendable, Equatable {
         switch key.lowercased() {
         case "batch_interval": return duration { $0.batchInterval = $1 }
         case "block_interval": return duration { $0.blockInterval = $1 }
-        case "block_max_bytes": return size({ $0.blockMaxBytes = $1 }, minimum: 1024)
+        case "block_max_bytes":
+            if case .success(let b) = Units.parseByteSize(value), b > 1 << 30 {
+                return .failure(UnitError("block_max_bytes must be at most 1GB"))
+            }
+            return size({ $0.blockMaxBytes = $1 }, minimum: 1024)
         case "memory_budget": return size { $0.memoryBudget = $1 }
         case "disk_budget": return size({ $0.diskBudget = $1 }, minimum: 0)
         case "spill_dir":
@@ -139,8 +143,10 @@ public struct Settings: Sendable, Equatable {
 extension String {
     public var trimmingSpaces: String {
         var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\n" || f == "\r" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\n" || l == "\r" { s.removeLast() }
+        // "\r\n" is a single Character in Swift, so it is listed on its own.
+        func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\r\n" }
+        while let f = s.first, isSpace(f) { s.removeFirst() }
+        while let l = s.last, isSpace(l) { s.removeLast() }
         return String(s)
     }
 }

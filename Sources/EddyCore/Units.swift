@@ -21,7 +21,8 @@ public enum Units {
         }
         let ms = value * scale
         guard ms >= 0 else { return .failure(UnitError("bad duration '\(text)': must not be negative")) }
-        guard ms == ms.rounded(), ms < 1e15 else {
+        guard ms < 1e15 else { return .failure(UnitError("bad duration '\(text)': too large")) }
+        guard ms == ms.rounded() else {
             return .failure(UnitError("bad duration '\(text)': must be a whole number of milliseconds"))
         }
         return .success(Int64(ms))
@@ -31,9 +32,10 @@ public enum Units {
     /// Units are binary (1 MB = 1024 × 1024 bytes), as in Spark's `256m`.
     public static func parseByteSize(_ text: String) -> Result<Int64, UnitError> {
         let (number, unit) = split(text)
-        guard let value = Double(number), value.isFinite, value >= 0, !number.isEmpty else {
+        guard let value = Double(number), value.isFinite, !number.isEmpty else {
             return .failure(UnitError("bad size '\(text)': expected a number and a unit, like '4MB' or '1GB'"))
         }
+        guard value >= 0 else { return .failure(UnitError("bad size '\(text)': must not be negative")) }
         let scale: Double
         switch unit.lowercased() {
         case "", "b", "byte", "bytes": scale = 1

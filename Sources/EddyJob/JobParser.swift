@@ -239,7 +239,8 @@ struct StatementParser {
                 throw error("expected a value for option \(k.value), found '\(v.value)'", at: v)
             }
             // A number written with its unit, like 200ms, lexes as two tokens.
-            if v.kind == .number, let u = peek, u.kind == .word, u.start == tokens[i - 1].end {
+            // tokens[i - 1] is the number itself, also after a leading '-'.
+            if tokens[i - 1].kind == .number, let u = peek, u.kind == .word, u.start == tokens[i - 1].end {
                 value += u.value
                 i += 1
             }

@@ -7,6 +7,8 @@ import Glibc
 @main
 struct EddyMain {
     static func main() {
+        // regexp() and the C library see text as UTF-8 characters, not bytes.
+        _ = setlocale(LC_CTYPE, "C.UTF-8")
         Signals.install()
         do {
             let command = try Eddy.parseAsRoot()

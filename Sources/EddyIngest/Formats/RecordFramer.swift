@@ -6,8 +6,12 @@ import Glibc
 public struct RecordFramer: Sendable {
     public let quoteAware: Bool
     private var pending: [UInt8] = []
-    /// For csv: whether the pending bytes end inside a quoted field.
-    private var inQuotes = false
+    /// For csv: where the scan stands within the current record, so that only
+    /// a quote at the start of a field opens a quoted field. A stray quote in
+    /// an unquoted field is left for the parser to report, and cannot make
+    /// the framer swallow the records after it.
+    private enum CSVState: Sendable { case fieldStart, unquoted, quoted, quoteInQuoted }
+    private var csv: CSVState = .fieldStart
     /// Set when the pending record grew past the limit; the rest of it is skipped.
     private var overflowing = false
     public private(set) var oversizedRecords = 0
@@ -49,7 +53,7 @@ public struct RecordFramer: Sendable {
         }
         pending.removeAll()
         overflowing = false
-        inQuotes = false
+        csv = .fieldStart
     }
 
     /// Bytes waiting for the end of their record.
@@ -80,10 +84,20 @@ public struct RecordFramer: Sendable {
         var i = from
         while i < count {
             let c = base[i]
-            if c == UInt8(ascii: "\"") {
-                inQuotes.toggle()
-            } else if c == UInt8(ascii: "\n") && !inQuotes {
-                return i
+            switch csv {
+            case .fieldStart, .unquoted:
+                if c == UInt8(ascii: "\n") { csv = .fieldStart; return i }
+                if c == UInt8(ascii: ",") { csv = .fieldStart }
+                else if c == UInt8(ascii: "\"") && csv == .fieldStart { csv = .quoted }
+                else { csv = .unquoted }
+            case .quoted:
+                if c == UInt8(ascii: "\"") { csv = .quoteInQuoted }
+            case .quoteInQuoted:
+                // "" is an escaped quote; anything else closes the field.
+                if c == UInt8(ascii: "\"") { csv = .quoted }
+                else if c == UInt8(ascii: "\n") { csv = .fieldStart; return i }
+                else if c == UInt8(ascii: ",") { csv = .fieldStart }
+                else { csv = .unquoted }
             }
             i += 1
         }

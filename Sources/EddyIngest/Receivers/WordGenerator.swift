@@ -32,17 +32,34 @@ public struct WordGenerator: Sendable {
         cumulative = weights.map { UInt64($0 / total * 4_294_967_296.0) }
     }
 
-    /// The i-th vocabulary word: pronounceable syllables, unique per i.
+    /// Common English words first, so the frequent words of a Zipf stream look
+    /// like the head of real text; syllable words after them.
+    static let common = """
+        the of and to in is you that it he was for on are as with his they at be this have from or one had by \
+        word but not what all were we when your can said there use an each which she do how their if will up \
+        other about out many then them these so some her would make like him into time has look two more write \
+        go see number no way could people my than first water been call who oil its now find long down day did \
+        get come made may part over new sound take only little work know place year live me back give most very \
+        after thing our just name good sentence man think say great where help through much before line right \
+        too mean old any same tell boy follow came want show also around form three small set put end does \
+        another well large must big even such because turn here why ask went men read need land different home \
+        us move try kind hand picture again change off play spell air away animal house point page letter mother \
+        answer found study still learn should world high every near add food between own below country plant \
+        last school father keep tree never start city earth eye light thought head under story saw left few while
+        """.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\\" }).map(String.init)
+
+    /// The i-th vocabulary word, unique per i.
     public static func word(_ i: Int) -> String {
+        if i < common.count { return common[i] }
         let syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ba", "de",
                          "fi", "go", "hu", "ja", "ke", "lu", "ma", "no", "pi", "re"]
-        var n = i
+        var n = i - common.count
         var parts: [String] = []
         repeat {
             parts.append(syllables[n % syllables.count])
             n /= syllables.count
         } while n > 0
-        if parts.count < 2 { parts.append("ra") }
+        parts.append("zo")
         return parts.reversed().joined()
     }
 

@@ -1,0 +1,321 @@
+import EddyCore
+import Glibc
+import Logging
+
+/// The write-ahead log of sealed blocks (Spark's receiver WAL): with a
+/// checkpoint, a record counts as received only once its block is here.
+///
+/// Layout: segment files `wal-00000001.log`, ... in the log directory. Each
+/// record is `magic u32 | length u32 | crc32c u32 | payload`, where payload is
+/// the block's header and its LZ4 bytes. The checksum covers the payload, so
+/// a torn write (power loss mid-append) or a flipped bit is detected on read
+/// and the record, and anything after it in that segment, is skipped: the log
+/// never hands a half-written block to a batch.
+///
+/// A segment is deleted once every block in it belongs to a committed batch
+/// and no window needs it (`release`).
+public final class WriteAheadLog: Sendable {
+    public struct Location: Sendable, Equatable {
+        public var segment: Int
+        public var offset: Int64
+        public var length: Int
+    }
+
+    public struct Recovery: Sendable {
+        /// Intact blocks in log order, with where they are.
+        public var blocks: [(Block, Location)]
+        /// Human-readable notes about skipped tails.
+        public var problems: [String]
+    }
+
+    static let magic: UInt32 = 0xEDD1_B10C
+    static let headerSize = 12
+
+    private struct State: Sendable {
+        var segment = 0
+        var fd: Int32 = -1
+        var size: Int64 = 0
+        var dirty = false
+        /// Block ids still needed, per segment.
+        var live: [Int: Set<UInt64>] = [:]
+        var bytes: [Int: Int64] = [:]
+        var failed: String?
+    }
+
+    public let directory: String
+    public let sync: Settings.WALSync
+    public let segmentBytes: Int64
+    private let state = ConditionLock(State())
+    private let logger = Logger(label: "eddy.wal")
+
+    public init(directory: String, sync: Settings.WALSync, segmentBytes: Int64 = 64 << 20) throws {
+        self.directory = directory
+        self.sync = sync
+        self.segmentBytes = segmentBytes
+        try Files.makeDirectories(directory)
+    }
+
+    deinit {
+        let fd = state.withLock { $0.fd }
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    static func name(_ segment: Int) -> String {
+        let digits = String(segment)
+        return "wal-" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits + ".log"
+    }
+
+    func path(_ segment: Int) -> String { directory + "/" + Self.name(segment) }
+
+    /// Segment numbers on disk, oldest first.
+    public func segments() -> [Int] {
+        ((try? Files.list(directory)) ?? []).compactMap { name -> Int? in
+            guard name.hasPrefix("wal-"), name.hasSuffix(".log") else { return nil }
+            return Int(name.dropFirst(4).dropLast(4))
+        }.sorted()
+    }
+
+    /// Bytes of all segments on disk.
+    public var totalBytes: Int64 {
+        segments().reduce(0) { $0 + (Files.status(path($1))?.size ?? 0) }
+    }
+
+    // MARK: writing
+
+    /// Appends a block and, with `wal_sync = 'block'`, fsyncs before returning.
+    @discardableResult
+    public func append(_ block: Block) throws -> Location {
+        let payload = Self.encode(block)
+        var record: [UInt8] = []
+        record.reserveCapacity(Self.headerSize + payload.count)
+        Self.put32(Self.magic, &record)
+        Self.put32(UInt32(payload.count), &record)
+        Self.put32(CRC32C.checksum(payload), &record)
+        record += payload
+        return try state.withLock { s throws -> Location in
+            if let failed = s.failed { throw BlockError.io(failed) }
+            if s.fd < 0 || s.size + Int64(record.count) > segmentBytes && s.size > 0 {
+                try roll(&s)
+            }
+            let offset = s.size
+            do {
+                try Files.writeAll(fd: s.fd, record, path: path(s.segment))
+            } catch {
+                // Cut back to the last whole record, so the segment stays readable.
+                _ = ftruncate(s.fd, off_t(offset))
+                throw error
+            }
+            s.size += Int64(record.count)
+            s.live[s.segment, default: []].insert(block.id)
+            s.bytes[s.segment, default: 0] += Int64(record.count)
+            if sync == .block {
+                guard fsync(s.fd) == 0 else { throw Files.IOError(path: path(s.segment), operation: "fsync", code: errno) }
+            } else {
+                s.dirty = true
+            }
+            return Location(segment: s.segment, offset: offset, length: record.count)
+        }
+    }
+
+    /// For `wal_sync = 'interval'`: the engine calls this once per batch.
+    public func syncNow() throws {
+        try state.withLock { s throws in
+            guard s.dirty, s.fd >= 0, sync != .off else { return }
+            guard fsync(s.fd) == 0 else { throw Files.IOError(path: path(s.segment), operation: "fsync", code: errno) }
+            s.dirty = false
+        }
+    }
+
+    private func roll(_ s: inout State) throws {
+        if s.fd >= 0 {
+            if sync != .off { fsync(s.fd) }
+            Glibc.close(s.fd)
+        }
+        s.segment = max(s.segment, segments().last ?? 0) + 1
+        let p = path(s.segment)
+        let fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Files.IOError(path: p, operation: "create", code: errno) }
+        s.fd = fd
+        s.size = 0
+        s.live[s.segment] = s.live[s.segment] ?? []
+        Files.syncDirectory(of: p)
+    }
+
+    // MARK: reading
+
+    /// Reads one block back, checking its checksum.
+    public func read(_ location: Location) throws -> Block {
+        let bytes = try Files.read(path(location.segment), offset: location.offset, count: location.length)
+        guard bytes.count == location.length else {
+            throw BlockError.corrupt("\(Self.name(location.segment)) ends before the block at offset \(location.offset)")
+        }
+        guard let (block, _) = try Self.decodeRecord(bytes, at: 0) else {
+            throw BlockError.corrupt("\(Self.name(location.segment)): bad record at offset \(location.offset)")
+        }
+        return block
+    }
+
+    /// Scans every segment, oldest first. Intact blocks are returned; a torn
+    /// or corrupt record ends its segment's scan, is reported, and the segment
+    /// is cut back to its last good record so new appends stay readable.
+    public func recover() -> Recovery {
+        var blocks: [(Block, Location)] = []
+        var problems: [String] = []
+        var lastSegment = 0
+        for segment in segments() {
+            lastSegment = segment
+            let p = path(segment)
+            guard let bytes = try? Files.readAll(p) else {
+                problems.append("\(Self.name(segment)): cannot be read; skipped")
+                continue
+            }
+            var offset = 0
+            var ids: Set<UInt64> = []
+            while offset < bytes.count {
+                do {
+                    guard let (block, length) = try Self.decodeRecord(bytes, at: offset) else {
+                        problems.append("\(Self.name(segment)): torn record at byte \(offset) (\(bytes.count - offset) bytes); skipped")
+                        break
+                    }
+                    blocks.append((block, Location(segment: segment, offset: Int64(offset), length: length)))
+                    ids.insert(block.id)
+                    offset += length
+                } catch {
+                    problems.append("\(Self.name(segment)): corrupt record at byte \(offset): \(error); it and the rest of the segment are skipped")
+                    break
+                }
+            }
+            if offset < bytes.count {
+                // Keep what is good; drop the damaged tail so it is never read again.
+                let fd = open(p, O_WRONLY | O_CLOEXEC)
+                if fd >= 0 {
+                    _ = ftruncate(fd, off_t(offset))
+                    fsync(fd)
+                    Glibc.close(fd)
+                }
+            }
+            state.withLock { s in
+                s.live[segment] = ids
+                s.bytes[segment] = Int64(offset)
+            }
+        }
+        for p in problems { logger.warning("write-ahead log: \(p)") }
+        state.withLock { s in s.segment = max(s.segment, lastSegment) }
+        return Recovery(blocks: blocks, problems: problems)
+    }
+
+    // MARK: cleanup
+
+    /// The blocks are no longer needed by any batch or window: segments that
+    /// hold nothing else are deleted (never the one being written).
+    public func release(_ ids: Set<UInt64>) {
+        guard !ids.isEmpty else { return }
+        let doomed: [Int] = state.withLock { s in
+            var doomed: [Int] = []
+            for (segment, live) in s.live {
+                let rest = live.subtracting(ids)
+                s.live[segment] = rest
+                if rest.isEmpty && segment != s.segment {
+                    doomed.append(segment)
+                }
+            }
+            for d in doomed {
+                s.live.removeValue(forKey: d)
+                s.bytes.removeValue(forKey: d)
+            }
+            return doomed
+        }
+        for d in doomed { Files.remove(path(d)) }
+    }
+
+    /// Blocks still live in the log.
+    public var liveBlocks: Int { state.withLock { $0.live.values.reduce(0) { $0 + $1.count } } }
+
+    public func close() {
+        state.withLock { s in
+            if s.fd >= 0 {
+                if sync != .off { fsync(s.fd) }
+                Glibc.close(s.fd)
+                s.fd = -1
+            }
+        }
+    }
+
+    // MARK: encoding
+
+    static func put32(_ v: UInt32, _ out: inout [UInt8]) {
+        out.append(UInt8(truncatingIfNeeded: v))
+        out.append(UInt8(truncatingIfNeeded: v >> 8))
+        out.append(UInt8(truncatingIfNeeded: v >> 16))
+        out.append(UInt8(truncatingIfNeeded: v >> 24))
+    }
+
+    static func get32(_ b: [UInt8], _ i: Int) -> UInt32 {
+        UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+    }
+
+    /// A block as bytes: its header fields as varints, then the LZ4 payload.
+    public static func encode(_ block: Block) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(block.payload.count + 64 + block.shard.utf8.count)
+        Varint.append(block.id, to: &out)
+        Varint.append(UInt64(block.source), to: &out)
+        let shard = Array(block.shard.utf8)
+        Varint.append(UInt64(shard.count), to: &out)
+        out += shard
+        Varint.append(Varint.zigzag(block.firstSeq), to: &out)
+        Varint.append(UInt64(block.count), to: &out)
+        Varint.append(UInt64(block.columns), to: &out)
+        Varint.append(Varint.zigzag(block.sealTime), to: &out)
+        Varint.append(Varint.zigzag(block.baseArrival), to: &out)
+        Varint.append(UInt64(block.rawBytes), to: &out)
+        out += block.payload
+        return out
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(BlockError) -> Block {
+        try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(BlockError) -> Block in
+            guard let base = b.baseAddress else { throw BlockError.corrupt("empty block record") }
+            var p = base
+            let end = base + b.count
+            func next() throws(BlockError) -> UInt64 {
+                guard let v = Varint.read(&p, end) else { throw BlockError.corrupt("truncated block header") }
+                return v
+            }
+            let id = try next()
+            let source = try next()
+            let shardLength = try next()
+            guard shardLength <= UInt64(end - p) else { throw BlockError.corrupt("bad shard length") }
+            let shard = String(decoding: UnsafeBufferPointer(start: p, count: Int(shardLength)), as: UTF8.self)
+            p += Int(shardLength)
+            let firstSeq = Varint.unzigzag(try next())
+            let count = try next()
+            let columns = try next()
+            let sealTime = Varint.unzigzag(try next())
+            let baseArrival = Varint.unzigzag(try next())
+            let rawBytes = try next()
+            guard source < 1 << 20, count < 1 << 40, columns < 1 << 16, rawBytes < 1 << 40 else {
+                throw BlockError.corrupt("implausible block header")
+            }
+            let payload = Array(UnsafeBufferPointer(start: p, count: end - p))
+            return Block(id: id, source: Int(source), shard: shard, firstSeq: firstSeq, count: Int(count),
+                         columns: Int(columns), sealTime: sealTime, baseArrival: baseArrival,
+                         rawBytes: Int(rawBytes), payload: payload)
+        }
+    }
+
+    /// The record at `offset`: nil when it is cut short (a torn tail), an
+    /// error when it is complete but wrong.
+    static func decodeRecord(_ bytes: [UInt8], at offset: Int) throws(BlockError) -> (Block, Int)? {
+        guard bytes.count - offset >= headerSize else { return nil }
+        guard get32(bytes, offset) == magic else { throw BlockError.corrupt("bad record marker") }
+        let length = Int(get32(bytes, offset + 4))
+        guard length <= 1 << 30 else { throw BlockError.corrupt("implausible record length \(length)") }
+        guard bytes.count - offset - headerSize >= length else { return nil }
+        let payload = Array(bytes[(offset + headerSize)..<(offset + headerSize + length)])
+        guard CRC32C.checksum(payload) == get32(bytes, offset + 8) else {
+            throw BlockError.corrupt("checksum mismatch")
+        }
+        return (try decode(payload), headerSize + length)
+    }
+}
