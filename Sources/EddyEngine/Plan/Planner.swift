@@ -46,6 +46,10 @@ public struct Planner {
     var errors: [JobError] = []
     var streamInserts: [Statement] = []
     var statements: [Statement] = []
+    /// Per-batch steps with the file position of their statement: the two
+    /// passes find them out of order, and they run in file order.
+    var orderedSteps: [(position: Int, step: BatchStep)] = []
+    var position = 0
 
     public static func prepare(_ job: Job, options: PlanOptions = PlanOptions()) throws -> PreparedJob {
         var planner = Planner(job: job, options: options)
@@ -70,6 +74,7 @@ public struct Planner {
 
         // Pass 1, in file order: eddy's definitions and SQLite's start-up statements.
         for statement in job.statements {
+            position = statement.index
             do throws(JobError) {
                 switch statement.kind {
                 case .set: break
@@ -88,12 +93,14 @@ public struct Planner {
         // Pass 2: per-batch statements, which may use anything created at start.
         for statement in job.statements {
             guard case .sql(let s) = statement.kind, s.phase == .perBatch else { continue }
+            position = statement.index
             do throws(JobError) {
                 try prepareBatchStatement(s, statement, db)
             } catch {
                 errors.append(error)
             }
         }
+        plan.steps = orderedSteps.sorted { $0.position < $1.position }.map(\.step)
         if errors.isEmpty { checkOrder() }
         if errors.isEmpty && plan.sources.isEmpty {
             errors.append(JobError(job.location(0), "the job has no CREATE SOURCE: eddy needs at least one source to read"))
@@ -188,7 +195,7 @@ public struct Planner {
         }
         plan.streams.append(PlannedStream(index: plan.streams.count, name: s.name.value, query: s.query,
                                           location: s.name.location, reads: Set(reads), slide: slide))
-        plan.steps.append(.stream(plan.streams.count - 1))
+        orderedSteps.append((position, .stream(plan.streams.count - 1)))
     }
 
     mutating func defineWindow(_ w: WindowStatement, _ db: Database) throws(JobError) {
@@ -228,7 +235,7 @@ public struct Planner {
         }
         plan.windows.append(PlannedWindow(index: plan.windows.count, name: w.name.value, parent: w.parent.key,
                                           range: range, slide: slide, parentSlide: parentSlide, location: w.name.location))
-        plan.steps.append(.window(plan.windows.count - 1))
+        orderedSteps.append((position, .window(plan.windows.count - 1)))
     }
 
     mutating func defineStateTable(_ t: StateTableStatement, _ db: Database) throws(JobError) {
@@ -303,7 +310,7 @@ public struct Planner {
                                        windows: windows.sorted(), sink: sinkIndex)
         plan.statements.append(planned)
         statements.append(prepared)
-        plan.steps.append(.statement(planned.index))
+        orderedSteps.append((position, .statement(planned.index)))
     }
 
     /// A sink is a table that collects a batch's rows; its columns are those

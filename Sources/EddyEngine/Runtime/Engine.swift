@@ -19,6 +19,9 @@ public struct RunOptions: Sendable {
     public var quiet = false
     /// Where data goes (stdout's fd).
     public var outputFD: Int32 = 1
+    /// The scheduler's clock for live runs; nil means the wall clock. Replays
+    /// always use a virtual clock.
+    public var clock: (any BatchClock)?
 
     public init() {}
 }
@@ -93,7 +96,8 @@ public final class Engine {
                     fileSources.append(fs)
                 }
             }
-            let now = WallClock.nowMs()
+            let liveClock = options.clock ?? RealClock()
+            let now = liveClock.now()
             let bi = settings.batchInterval
             zero = (now / bi + 1) * bi - bi
             do {
@@ -103,7 +107,7 @@ public final class Engine {
                 store.close()
                 throw error
             }
-            clock = RealClock()
+            clock = liveClock
             input = LiveInput(store: store, tracker: tracker, ids: ids, sources: sources, fileSources: fileSources,
                               blockMaxBytes: Int(settings.blockMaxBytes))
         }
