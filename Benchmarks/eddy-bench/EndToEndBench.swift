@@ -11,40 +11,62 @@ enum EndToEndBench {
     static func job(shards: Int) -> String {
         """
         SET batch_interval = '1s';
-        CREATE SOURCE lines (line TEXT) WITH (connector = 'generator', rate = 0, shards = \(shards));
+        CREATE SOURCE lines (line TEXT) WITH (connector = 'generator', rate = \(CoreBench.linesPerBatch / shards), shards = \(shards));
         CREATE STREAM words AS SELECT s.value AS word FROM lines, split(lines.line, ' ') AS s WHERE s.value <> '';
         SELECT word, count(*) AS n FROM words GROUP BY word ORDER BY n DESC LIMIT 10;
         """
     }
 
     static func run() {
-        say("== e2e: generator receivers → per-batch word count, 1 s batches, 8 s runs ==")
-        for shards in [1, 2, 4] {
-            measure(label: "\(shards) shard\(shards == 1 ? "" : "s")", sql: job(shards: shards), overrides: [])
+        let rounds = 3
+        say("== e2e: generator receivers (\(CoreBench.linesPerBatch / 1000)k lines/s in all) → per-batch word count, 1 s batches; each 10 s live run is paired with a SQL-only run on the same volume, median of \(rounds) rounds ==")
+        let sqlOnlyLines = Bench.lines(batches: 5, perBatch: CoreBench.linesPerBatch)
+        let configs: [(String, Int, [(String, String)])] = [
+            ("1 shard", 1, []), ("2 shards", 2, []), ("4 shards", 4, []),
+            ("4 shards, memory_budget 1MB (spills)", 4, [("memory_budget", "1MB"), ("disk_budget", "256MB")]),
+        ]
+        for (label, shards, overrides) in configs {
+            var ratios: [Double] = [], rates: [Double] = []
+            var last: Measured?
+            for _ in 0..<rounds {
+                guard let m = measure(sql: job(shards: shards), overrides: overrides) else { return }
+                let sqlSeconds = CoreBench.bareSQLite(sqlOnlyLines)
+                let sqlRate = Double(5 * CoreBench.linesPerBatch) / sqlSeconds
+                ratios.append(m.busyRate / sqlRate)
+                rates.append(m.busyRate)
+                last = m
+            }
+            guard let m = last else { continue }
+            say("  \(label): \(Bench.rate(Int(Bench.median(rates)), 1)) records/s while busy = \(Bench.format2(Bench.median(ratios))) × SQL-only (rounds: \(ratios.map { Bench.format2($0) }.joined(separator: ", "))); spilled \(m.spilled), read back \(m.readBack) blocks in the last run, RSS \(Bench.format1(Bench.rssMB())) MB")
         }
-        measure(label: "4 shards, memory_budget 8MB (spills)", sql: job(shards: 4),
-                overrides: [("memory_budget", "8MB"), ("disk_budget", "256MB")])
     }
 
-    static func measure(label: String, sql: String, overrides: [(String, String)]) {
+    struct Measured {
+        var busyRate: Double
+        var spilled: Int64
+        var readBack: Int64
+    }
+
+    static func measure(sql: String, overrides: [(String, String)]) -> Measured? {
         let prepared = Bench.prepare(sql, overrides: overrides)
         var options = RunOptions()
-        options.duration = 8000
+        options.duration = 10_000
         options.quiet = true
         options.outputFD = open("/dev/null", O_WRONLY)
+        defer { close(options.outputFD) }
         let engine = Engine(prepared: prepared, options: options, stop: StopSignal())
-        var elapsed = 0.0
         do {
-            elapsed = try Bench.seconds { _ = try engine.run() }
+            _ = try engine.run()
         } catch {
-            say("  \(label): failed: \(error)")
-            return
+            say("  failed: \(error)")
+            return nil
         }
-        let h = engine.history
+        // The first batch is partial and the last one holds what arrived during
+        // the stop; the steady batches in between are what is compared.
+        let h = Array(engine.history.dropFirst().dropLast())
         let records = h.reduce(0) { $0 + $1.records }
         let processing = h.reduce(0.0) { $0 + $1.processingMs } / 1000
-        let spilled = h.last?.spilledBlocks ?? 0
-        let readBack = h.last?.readBackBlocks ?? 0
-        say("  \(label): \(Bench.rate(Int(records), elapsed)) records/s over the run, engine \(Bench.rate(Int(records), processing)) records/s while busy; \(h.count) batches, spilled \(spilled), read back \(readBack), RSS \(Bench.format1(Bench.rssMB())) MB")
+        return Measured(busyRate: Double(records) / max(processing, 1e-9),
+                        spilled: engine.history.last?.spilledBlocks ?? 0, readBack: engine.history.last?.readBackBlocks ?? 0)
     }
 }

@@ -22,6 +22,12 @@ enum Bench {
         return format1(r)
     }
 
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
     static func format1(_ v: Double) -> String {
         let r = (v * 10).rounded() / 10
         return String(r)
