@@ -65,6 +65,8 @@ public final class BlockStore: Sendable {
         var stats = Stats()
         var spillDirReady = false
         var closed = false
+        var lastPauseWarning: Int64 = -10_000
+        var pausesAtLastWarning: Int64 = 0
     }
 
     public let config: Config
@@ -167,7 +169,19 @@ public final class BlockStore: Sendable {
             return true
         }
         if startedPause {
-            logger.warning("memory_budget (\(Units.formatBytes(config.memoryBudget))) and disk_budget (\(Units.formatBytes(config.diskBudget))) are full: receivers pause until batches catch up")
+            // Say it once, then at most every 10 s with how often it happened.
+            let now = MonotonicTime.now() / 1_000_000
+            let (say, since): (Bool, Int64) = state.withLock { s in
+                guard now - s.lastPauseWarning >= 10_000 else { return (false, 0) }
+                let since = s.stats.receiverPauses - s.pausesAtLastWarning
+                s.lastPauseWarning = now
+                s.pausesAtLastWarning = s.stats.receiverPauses
+                return (true, since)
+            }
+            if say {
+                let times = since > 1 ? " (\(since) pauses since the last warning)" : ""
+                logger.warning("memory_budget (\(Units.formatBytes(config.memoryBudget))) and disk_budget (\(Units.formatBytes(config.diskBudget))) are full: receivers pause until batches catch up\(times)")
+            }
         }
         while !stop.isRequested {
             let ready = state.wait(until: { Self.hasRoom($0, self.config) }, timeoutMs: 200) { s in

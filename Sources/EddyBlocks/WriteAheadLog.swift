@@ -60,7 +60,7 @@ public final class WriteAheadLog: Sendable {
         if fd >= 0 { Glibc.close(fd) }
     }
 
-    static func name(_ segment: Int) -> String {
+    public static func name(_ segment: Int) -> String {
         let digits = String(segment)
         return "wal-" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits + ".log"
     }
