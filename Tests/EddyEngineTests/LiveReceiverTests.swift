@@ -67,11 +67,15 @@ final class LiveRun: @unchecked Sendable {
     /// spills: every record arrives exactly once, in order within its shard,
     /// with the content the generator made for it.
     @Test func fourShardsUnderATinyMemoryBudgetAccountForEveryRecord() throws {
+        let spill = try Scratch()
         let run = try LiveRun("""
             CREATE SOURCE lines WITH (connector = 'generator', rate = 3000, shards = 4, words = 5, vocab = 300, seed = 9);
             SELECT _shard, count(*), min(_seq), max(_seq), sum(length(line)), batch_time() FROM lines GROUP BY _shard;
-            """, settings: [("batch_interval", "300ms"), ("block_interval", "50ms"), ("memory_budget", "2KB")], duration: 3000)
+            """, settings: [("batch_interval", "300ms"), ("block_interval", "50ms"), ("memory_budget", "2KB"),
+                           ("spill_dir", spill.path)], duration: 3000)
         try run.run()
+        // Spill files are read back and deleted: none is left after the run.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spill.path).isEmpty)
         let history = run.engine.history
         #expect((history.last?.spilledBlocks ?? 0) > 10)
         #expect((history.last?.readBackBlocks ?? 0) > 10)
@@ -121,6 +125,25 @@ final class LiveRun: @unchecked Sendable {
             let perSecond = Double(records) / (Double(h.count) * 0.5)
             #expect(abs(perSecond - 2000) / 2000 < 0.10, "\(shard): \(perSecond)/s")
         }
+    }
+
+    /// With backpressure on, initial_rate caps the first batches; then the PID
+    /// estimator learns that batches are processed fast and raises the rate.
+    @Test func initialRateCapsTheFirstBatchesThenBackpressureAdapts() throws {
+        let run = try LiveRun("""
+            SET backpressure = on;
+            SET initial_rate = 400;
+            CREATE SOURCE lines WITH (connector = 'generator', rate = 0);
+            SELECT count(*) FROM lines;
+            """, settings: [("batch_interval", "500ms")], duration: 5000)
+        try run.run()
+        let h = run.engine.history
+        #expect(h.count >= 8)
+        // 400/s for 0.5 s batches: about 200 records each until the estimator has a figure.
+        #expect(h[1].records <= 260, "\(h.map(\.records))")
+        #expect(h.compactMap(\.rate).count >= 4)
+        let later = h.dropLast().suffix(3).map(\.records)
+        #expect(later.allSatisfy { $0 > 3 * h[1].records }, "\(h.map(\.records))")
     }
 
     /// `listen`: producers connect at the same time and push lines; each
