@@ -10,7 +10,7 @@ import Glibc
 //   eddy-bench core     generator → per-batch word count: eddy vs a bare SQLite loop
 //   eddy-bench blocks   block store MB/s in and out, LZ4 ratio on line data
 //   eddy-bench e2e      live receivers → engine, 1/2/4 shards, and with spilling
-//   eddy-bench windows  windowed and stateful word counts
+//   eddy-bench windows  windowed and stateful word counts, and (in a child process) a long window's memory
 //   eddy-bench all      everything
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -23,3 +23,4 @@ if wants("core") { CoreBench.run() }
 if wants("blocks") { BlockBench.run() }
 if wants("e2e") { EndToEndBench.run() }
 if wants("windows") { WindowBench.run() }
+if which.contains("window-memory") { WindowBench.longWindow() }
