@@ -23,8 +23,10 @@ public struct Block: Sendable, Equatable {
     public var baseArrival: Int64
     /// Size of the encoded records before compression.
     public var rawBytes: Int
-    /// The LZ4-compressed records.
+    /// The LZ4-compressed records (empty while the block store keeps them on disk).
     public var payload: [UInt8]
+    /// Size of the compressed records, wherever they are.
+    public var payloadBytes: Int
 
     public init(id: UInt64, source: Int, shard: String, firstSeq: Int64, count: Int, columns: Int,
                 sealTime: Int64, baseArrival: Int64, rawBytes: Int, payload: [UInt8]) {
@@ -38,6 +40,7 @@ public struct Block: Sendable, Equatable {
         self.baseArrival = baseArrival
         self.rawBytes = rawBytes
         self.payload = payload
+        self.payloadBytes = payload.count
     }
 
     public var lastSeq: Int64 { firstSeq + Int64(count) - 1 }

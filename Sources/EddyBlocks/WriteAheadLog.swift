@@ -40,6 +40,8 @@ public final class WriteAheadLog: Sendable {
         var live: [Int: Set<UInt64>] = [:]
         var bytes: [Int: Int64] = [:]
         var failed: String?
+        /// Where each live block is, for reading it back by id.
+        var index: [UInt64: Location] = [:]
     }
 
     public let directory: String
@@ -94,26 +96,43 @@ public final class WriteAheadLog: Sendable {
         record += payload
         return try state.withLock { s throws -> Location in
             if let failed = s.failed { throw BlockError.io(failed) }
-            if s.fd < 0 || s.size + Int64(record.count) > segmentBytes && s.size > 0 {
+            // A full segment rolls; so does one whose blocks were all released
+            // once it has some size, so the log shrinks on small disks too.
+            let drained = s.fd >= 0 && s.size >= min(segmentBytes, 4 << 20) && (s.live[s.segment]?.isEmpty ?? true)
+            if s.fd < 0 || s.size + Int64(record.count) > segmentBytes && s.size > 0 || drained {
+                let old = s.segment
                 try roll(&s)
+                if drained {
+                    s.live.removeValue(forKey: old)
+                    s.bytes.removeValue(forKey: old)
+                    Files.remove(path(old))
+                }
             }
             let offset = s.size
             do {
                 try Files.writeAll(fd: s.fd, record, path: path(s.segment))
             } catch {
-                // Cut back to the last whole record, so the segment stays readable.
+                // Cut back to the last whole record, so the segment stays
+                // readable, and remember: nothing more can be made durable.
                 _ = ftruncate(s.fd, off_t(offset))
+                s.failed = "cannot write the write-ahead log: \(error)"
                 throw error
             }
             s.size += Int64(record.count)
             s.live[s.segment, default: []].insert(block.id)
             s.bytes[s.segment, default: 0] += Int64(record.count)
             if sync == .block {
-                guard fsync(s.fd) == 0 else { throw Files.IOError(path: path(s.segment), operation: "fsync", code: errno) }
+                guard fsync(s.fd) == 0 else {
+                    let error = Files.IOError(path: path(s.segment), operation: "fsync", code: errno)
+                    s.failed = "cannot write the write-ahead log: \(error)"
+                    throw error
+                }
             } else {
                 s.dirty = true
             }
-            return Location(segment: s.segment, offset: offset, length: record.count)
+            let location = Location(segment: s.segment, offset: offset, length: record.count)
+            s.index[block.id] = location
+            return location
         }
     }
 
@@ -142,6 +161,18 @@ public final class WriteAheadLog: Sendable {
     }
 
     // MARK: reading
+
+    /// Why appends fail, once one has: the engine stops with this message.
+    public var failure: String? { state.withLock { $0.failed } }
+
+    /// Whether a block is in the log.
+    public func contains(_ id: UInt64) -> Bool { state.withLock { $0.index[id] != nil } }
+
+    /// Reads a block back by id; nil when the log does not hold it.
+    public func read(id: UInt64) throws -> Block? {
+        guard let location = state.withLock({ $0.index[id] }) else { return nil }
+        return try read(location)
+    }
 
     /// Reads one block back, checking its checksum.
     public func read(_ location: Location) throws -> Block {
@@ -197,11 +228,34 @@ public final class WriteAheadLog: Sendable {
             state.withLock { s in
                 s.live[segment] = ids
                 s.bytes[segment] = Int64(offset)
+                for (block, location) in blocks where location.segment == segment { s.index[block.id] = location }
             }
         }
         for p in problems { logger.warning("write-ahead log: \(p)") }
         state.withLock { s in s.segment = max(s.segment, lastSegment) }
         return Recovery(blocks: blocks, problems: problems)
+    }
+
+    /// Counts what the log holds by walking record headers only (no payloads
+    /// are read), for `eddy status`.
+    public static func summary(directory: String) -> (segments: Int, bytes: Int64, blocks: Int, records: Int) {
+        let names = ((try? Files.list(directory)) ?? []).filter { $0.hasPrefix("wal-") && $0.hasSuffix(".log") }
+        var bytes: Int64 = 0, records = 0
+        for name in names {
+            let path = directory + "/" + name
+            let size = Files.status(path)?.size ?? 0
+            bytes += size
+            var offset: Int64 = 0
+            while offset + Int64(headerSize) <= size {
+                guard let header = try? Files.read(path, offset: offset, count: headerSize), header.count == headerSize,
+                      get32(header, 0) == magic else { break }
+                let length = Int64(get32(header, 4))
+                guard offset + Int64(headerSize) + length <= size else { break }
+                records += 1
+                offset += Int64(headerSize) + length
+            }
+        }
+        return (names.count, bytes, records, records)
     }
 
     // MARK: cleanup
@@ -223,6 +277,7 @@ public final class WriteAheadLog: Sendable {
                 s.live.removeValue(forKey: d)
                 s.bytes.removeValue(forKey: d)
             }
+            for id in ids { s.index.removeValue(forKey: id) }
             return doomed
         }
         for d in doomed { Files.remove(path(d)) }
@@ -230,6 +285,9 @@ public final class WriteAheadLog: Sendable {
 
     /// Blocks still live in the log.
     public var liveBlocks: Int { state.withLock { $0.live.values.reduce(0) { $0 + $1.count } } }
+
+    /// Bytes of the segments that hold live blocks.
+    public var liveBytes: Int64 { state.withLock { s in s.bytes.filter { !(s.live[$0.key]?.isEmpty ?? true) }.values.reduce(0, +) } }
 
     public func close() {
         state.withLock { s in

@@ -38,6 +38,9 @@ public final class BlockGenerator: Sendable {
     }
 
     private let state: ConditionLock<State>
+    /// Told, after each seal, the `_seq` below which everything is sealed
+    /// (and logged, with a checkpoint): receivers that acknowledge use it.
+    private let sealedListener = ConditionLock<(@Sendable (Int64) -> Void)?>(nil)
     /// Held for a whole seal (cut, compress, log, store) so seals keep order.
     private let sealing = ConditionLock(())
 
@@ -97,6 +100,11 @@ public final class BlockGenerator: Sendable {
     /// The next `_seq` this shard will hand out.
     public var nextSeq: Int64 { state.withLock { $0.nextSeq } }
 
+    /// The `_seq` the next appended record will get.
+    public var appendSeq: Int64 { state.withLock { $0.nextSeq + Int64($0.builder.count) } }
+
+    public func onSealed(_ listener: (@Sendable (Int64) -> Void)?) { sealedListener.withLock { $0 = listener } }
+
     /// The input behind this generator ended (stdin EOF); set by its receiver.
     public var finished: Bool {
         get { state.withLock { $0.finished } }
@@ -138,6 +146,9 @@ public final class BlockGenerator: Sendable {
                 }
             }
             store.put(block, persisted: persisted)
+            if wal == nil || persisted, let listener = sealedListener.withLock({ $0 }) {
+                listener(block.firstSeq + Int64(block.count))
+            }
         }
     }
 }

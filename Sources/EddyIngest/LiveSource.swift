@@ -67,22 +67,22 @@ public final class LiveSource: Sendable {
                     GeneratorReceiver.run(ctx, options: options, shard: shard)
                 }
             }
-        case .socket(let addresses):
+        case .socket(let addresses, let ack):
             for address in addresses {
                 let ctx = makeContext(shard: address.description, env: env)
-                env.tracker.launch(name: "eddy-sock") { SocketReceiver.run(ctx, address: address) }
+                env.tracker.launch(name: "eddy-sock") { SocketReceiver.run(ctx, address: address, ack: ack) }
             }
         case .stdin:
             let ctx = makeContext(shard: "stdin", env: env)
             env.tracker.launch(name: "eddy-stdin") { StdinReceiver.run(ctx) }
-        case .listen(let address, let maxConnections):
+        case .listen(let address, let maxConnections, let ack):
             let socket: TCPSocket
             switch TCPSocket.listen(on: address) {
             case .failure(let e): throw RuntimeError("source \(name): \(e.message)")
             case .success(let s): socket = s
             }
             Logger(label: "eddy.listen").info("source \(name): listening on \(address.host):\(socket.localPort)")
-            let listener = Listener(source: self, socket: socket, maxConnections: maxConnections)
+            let listener = Listener(source: self, socket: socket, maxConnections: maxConnections, ack: ack)
             env.tracker.launch(name: "eddy-listen") { listener.run(env) }
         case .file:
             break

@@ -31,8 +31,8 @@ public struct FileSourceOptions: Sendable, Equatable {
 /// Which connector a source uses, with its options parsed and checked.
 public enum Connector: Sendable, Equatable {
     case generator(GeneratorOptions)
-    case socket([HostPort])
-    case listen(HostPort, maxConnections: Int)
+    case socket([HostPort], ack: Bool)
+    case listen(HostPort, maxConnections: Int, ack: Bool)
     case stdin
     case file(FileSourceOptions)
     case kinesis([String: String])
@@ -76,8 +76,8 @@ public struct SourceConfig: Sendable, Equatable {
 
     static let specific: [String: Set<String>] = [
         "generator": ["rate", "words", "vocab", "seed", "shards"],
-        "socket": ["address"],
-        "listen": ["address", "max_connections"],
+        "socket": ["address", "ack"],
+        "listen": ["address", "max_connections", "ack"],
         "stdin": [],
         "file": ["path", "pattern"],
         "kinesis": ["stream", "region", "endpoint", "initial_position", "at_timestamp", "app_name",
@@ -124,6 +124,11 @@ public struct SourceConfig: Sendable, Equatable {
             }
             header = on
         }
+        var ack = false
+        if let a = options["ack"] {
+            guard let on = Settings.parseSwitch(a) else { return .failure(OptionError(key: "ack", "ack must be on or off")) }
+            ack = on
+        }
         var maxRate: Int64?
         if let r = options["max_rate"] {
             guard let n = Int64(r), n >= 0 else { return .failure(OptionError(key: "max_rate", "max_rate must be a whole number >= 0")) }
@@ -165,7 +170,7 @@ public struct SourceConfig: Sendable, Equatable {
                 }
             }
             guard !addresses.isEmpty else { return .failure(OptionError(key: "address", "address is empty")) }
-            connector = .socket(addresses)
+            connector = .socket(addresses, ack: ack)
         case "listen":
             guard let text = options["address"] else {
                 return .failure(OptionError(key: nil, "connector 'listen' needs option 'address' to bind, like '0.0.0.0:9999'"))
@@ -182,7 +187,7 @@ public struct SourceConfig: Sendable, Equatable {
                 }
                 maxConnections = v
             }
-            connector = .listen(address, maxConnections: maxConnections)
+            connector = .listen(address, maxConnections: maxConnections, ack: ack)
         case "stdin":
             connector = .stdin
         case "file":

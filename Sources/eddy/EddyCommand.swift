@@ -81,6 +81,8 @@ enum Signals {
 
     static func install() {
         signal(SIGPIPE, SIG_IGN)
+        // A file over the size limit fails its write (EFBIG) instead of killing eddy.
+        signal(SIGXFSZ, SIG_IGN)
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EddyCore
+import EddyEngine
 import EddyIngest
 
 struct GenCommand: ParsableCommand, EddySubcommand {
@@ -57,6 +58,11 @@ struct StatusCommand: ParsableCommand, EddySubcommand {
     var checkpoint: String
 
     func execute() -> ExitStatus {
-        report(UsageError("status --checkpoint \(checkpoint): checkpoints are not built yet"))
+        do {
+            print(try CheckpointStatus.describe(directory: checkpoint), terminator: "")
+            return .ok
+        } catch {
+            return report(error)
+        }
     }
 }

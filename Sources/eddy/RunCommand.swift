@@ -83,8 +83,8 @@ struct RunCommand: ParsableCommand, EddySubcommand {
             options.batches = batches
         }
         if let ui { throw UsageError("--ui \(ui): the live metrics page is not built yet; metrics are on stderr, one line per batch") }
-        if checkpoint != nil { throw UsageError("--checkpoint: checkpoints are not built yet") }
         options.replayDir = replay
+        options.force = force
         options.quiet = quiet
         return options
     }
@@ -95,8 +95,19 @@ struct RunCommand: ParsableCommand, EddySubcommand {
             let options = try runOptions()
             var planOptions = PlanOptions()
             planOptions.overrides = try job.overrides()
-            let prepared = try Planner.prepare(try job.loadJob(), options: planOptions)
-            let engine = Engine(prepared: prepared, options: options, stop: Signals.stop)
+            let parsed = try job.loadJob()
+            var store: CheckpointStore?
+            if let checkpoint {
+                let s = try CheckpointStore(directory: checkpoint)
+                try s.verify(JobChange.Fingerprint(job: parsed, overrides: planOptions.overrides),
+                             replay: replay != nil, force: force)
+                planOptions.stateSchema = CheckpointStore.schema
+                planOptions.prepareDatabase = { db in try s.attach(to: db) }
+                planOptions.stateTableExists = { db, name in CheckpointStore.stateTableExists(db, name) }
+                store = s
+            }
+            let prepared = try Planner.prepare(parsed, options: planOptions)
+            let engine = Engine(prepared: prepared, options: options, stop: Signals.stop, checkpoint: store)
             _ = try engine.run()
             return .ok
         } catch {

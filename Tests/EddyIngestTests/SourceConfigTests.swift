@@ -83,7 +83,7 @@ struct SourceConfigTests {
 
     @Test func socket() throws {
         let c = try #require(config(["connector": "socket", "address": "a:1,[::1]:2, :3"]))
-        #expect(c.connector == .socket([HostPort(host: "a", port: 1), HostPort(host: "::1", port: 2), HostPort(host: "0.0.0.0", port: 3)]))
+        #expect(c.connector == .socket([HostPort(host: "a", port: 1), HostPort(host: "::1", port: 2), HostPort(host: "0.0.0.0", port: 3)], ack: false))
         let missing = optionError(["connector": "socket"])
         #expect(missing?.key == nil)
         #expect(missing?.message == "connector 'socket' needs option 'address' (host:port, comma-separated for several)")
@@ -94,9 +94,9 @@ struct SourceConfigTests {
     }
 
     @Test func listen() throws {
-        #expect(config(["connector": "listen", "address": ":9999"])?.connector == .listen(HostPort(host: "0.0.0.0", port: 9999), maxConnections: 64))
+        #expect(config(["connector": "listen", "address": ":9999"])?.connector == .listen(HostPort(host: "0.0.0.0", port: 9999), maxConnections: 64, ack: false))
         #expect(config(["connector": "listen", "address": "127.0.0.1:1", "max_connections": "2"])?.connector
-                == .listen(HostPort(host: "127.0.0.1", port: 1), maxConnections: 2))
+                == .listen(HostPort(host: "127.0.0.1", port: 1), maxConnections: 2, ack: false))
         #expect(optionError(["connector": "listen"])?.key == nil)
         #expect(optionError(["connector": "listen", "address": "x"])?.key == "address")
         let e = optionError(["connector": "listen", "address": ":1", "max_connections": "0"])

@@ -46,8 +46,10 @@ public struct PlannedWindow: Sendable {
 public struct PlannedStateTable: Sendable {
     public var index: Int
     public var name: String
-    /// `CREATE TABLE` text, for creating it and for comparing schemas across restarts.
+    /// `CREATE TABLE` text, for creating it.
     public var createSQL: String
+    /// The column list and table options as written, for comparing schemas across restarts.
+    public var definition: String
     public var initial: SQLFragment?
     public var location: SourceLocation
 }

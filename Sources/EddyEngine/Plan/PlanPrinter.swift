@@ -110,8 +110,8 @@ public enum PlanPrinter {
         switch c {
         case .generator(let g):
             return "generator (rate \(g.rate == 0 ? "unlimited" : "\(g.rate)/s") per shard, \(g.words) words of \(g.vocab), seed \(g.seed))"
-        case .socket(let addresses): return "socket \(addresses.map(\.description).joined(separator: ", "))"
-        case .listen(let a, let m): return "listen \(a) (up to \(m) connections)"
+        case .socket(let addresses, let ack): return "socket \(addresses.map(\.description).joined(separator: ", "))\(ack ? ", acknowledging" : "")"
+        case .listen(let a, let m, let ack): return "listen \(a) (up to \(m) connections\(ack ? ", acknowledging" : ""))"
         case .stdin: return "stdin"
         case .file(let f): return "file \(f.path)\(f.pattern.map { " matching \($0)" } ?? "") (new files only)"
         case .kinesis(let o): return "kinesis stream \(o["stream"] ?? "?")"
@@ -121,7 +121,7 @@ public enum PlanPrinter {
     static func receivers(_ c: Connector) -> String {
         switch c {
         case .generator(let g): return "\(g.shards) (one per shard)"
-        case .socket(let a): return "\(a.count) (one per address)"
+        case .socket(let a, _): return "\(a.count) (one per address)"
         case .listen: return "one per connection"
         case .stdin: return "1"
         case .file: return "none (new files are read at each batch)"

@@ -264,7 +264,7 @@ public struct Planner {
             }
         }
         plan.stateTables.append(PlannedStateTable(index: plan.stateTables.count, name: t.name.value, createSQL: createSQL,
-                                                  initial: t.initial, location: t.name.location))
+                                                  definition: t.definition.text, initial: t.initial, location: t.name.location))
     }
 
     mutating func defineSink(_ s: SinkStatement) throws(JobError) {

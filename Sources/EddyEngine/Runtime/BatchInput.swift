@@ -18,6 +18,11 @@ protocol BatchInput: AnyObject {
     func stopReceiving()
     func close()
     var store: BlockStore { get }
+    /// Files taken by the last `blocks(for:final:)`, as (source, path).
+    var takenFiles: [(Int, String)] { get }
+    /// The blocks of a recorded batch, made again from where they came from:
+    /// the write-ahead log, the files it read, or the replay files.
+    func reload(_ allocation: Allocation, log: WriteAheadLog?) throws -> [Block]
 }
 
 /// Live input: receivers on their threads fill the block store; the engine
@@ -31,6 +36,7 @@ final class LiveInput: BatchInput {
     let fileSources: [FileSource]
     let blockMaxBytes: Int
     private let logger = Logger(label: "eddy.input")
+    private(set) var takenFiles: [(Int, String)] = []
 
     init(store: BlockStore, tracker: ReceiverTracker, ids: BlockIDSource, sources: [LiveSource],
          fileSources: [FileSource], blockMaxBytes: Int) {
@@ -44,8 +50,10 @@ final class LiveInput: BatchInput {
 
     func blocks(for time: Int64, final: Bool) throws -> [Block] {
         for generator in tracker.generators { generator.sealForBatch(at: time) }
+        takenFiles = []
         for fs in fileSources {
             for path in fs.takeNewFiles(batchTime: final ? Int64.max : time) {
+                takenFiles.append((fs.source.index, path))
                 do {
                     for block in try fs.readBlocks(path: path, batchTime: time, blockMaxBytes: blockMaxBytes, ids: ids) {
                         store.put(block)
@@ -61,6 +69,24 @@ final class LiveInput: BatchInput {
     func payload(of block: Block) throws -> [UInt8] { try store.payload(of: block) }
 
     func release(_ blocks: [Block]) { store.release(blocks.map(\.id)) }
+
+    func reload(_ allocation: Allocation, log: WriteAheadLog?) throws -> [Block] {
+        var blocks: [Block] = []
+        for ref in allocation.blocks where ref.logged {
+            guard let log, let block = try log.read(id: ref.id) else {
+                throw RuntimeError("batch \(allocation.time): block \(ref.id) of source \(ref.source) is not in the write-ahead log any more")
+            }
+            blocks.append(block)
+        }
+        for (source, path) in allocation.files {
+            guard let fs = fileSources.first(where: { $0.source.index == source }) else { continue }
+            guard Files.exists(path) else {
+                throw RuntimeError("batch \(allocation.time) read \(path), which is gone: it cannot be run again")
+            }
+            blocks += try fs.readBlocks(path: path, batchTime: allocation.time, blockMaxBytes: blockMaxBytes, ids: ids)
+        }
+        return blocks
+    }
 
     /// Live input ends only when every source is finite (stdin) and done, and
     /// nothing received is left.
@@ -122,18 +148,36 @@ final class ReplayInput: BatchInput {
         endTime = lastInputTime
     }
 
+    let takenFiles: [(Int, String)] = []
+
     func blocks(for time: Int64, final: Bool) throws -> [Block] {
+        for block in try make(time: time, firstSeq: seq) {
+            seq[block.source] = block.firstSeq + Int64(block.count)
+            store.put(block)
+        }
+        return store.allocate(upTo: time)
+    }
+
+    /// Batch `time`'s blocks, each source's `_seq` starting at `firstSeq`.
+    private func make(time: Int64, firstSeq: [Int: Int64]) throws -> [Block] {
         let k = Int(time / batchInterval)
+        var out: [Block] = []
         for source in sources {
             guard let path = files[source.index]?[k] else { continue }
             let bytes = try Files.readAll(path)
-            let first = seq[source.index, default: 0]
-            let blocks = FileSource.blocks(from: bytes, source: source, shard: "0", firstSeq: first, label: time,
-                                           arrival: time, blockMaxBytes: blockMaxBytes, ids: ids)
-            seq[source.index] = first + Int64(blocks.reduce(0) { $0 + $1.count })
-            for block in blocks { store.put(block) }
+            out += FileSource.blocks(from: bytes, source: source, shard: "0", firstSeq: firstSeq[source.index, default: 0],
+                                     label: time, arrival: time, blockMaxBytes: blockMaxBytes, ids: ids)
         }
-        return store.allocate(upTo: time)
+        return out
+    }
+
+    func reload(_ allocation: Allocation, log: WriteAheadLog?) throws -> [Block] {
+        var first: [Int: Int64] = [:]
+        for ref in allocation.blocks { first[ref.source] = min(first[ref.source] ?? Int64.max, ref.firstSeq) }
+        let blocks = try make(time: allocation.time, firstSeq: first)
+        // Later batches go on after what this one held.
+        for b in blocks { seq[b.source] = max(seq[b.source, default: 0], b.firstSeq + Int64(b.count)) }
+        return blocks
     }
 
     func payload(of block: Block) throws -> [UInt8] { try store.payload(of: block) }

@@ -22,6 +22,8 @@ public struct RunOptions: Sendable {
     /// The scheduler's clock for live runs; nil means the wall clock. Replays
     /// always use a virtual clock.
     public var clock: (any BatchClock)?
+    /// Accept a checkpoint made by a different job text (see JobChange).
+    public var force = false
 
     public init() {}
 }
@@ -34,154 +36,412 @@ public enum RunEnd: Sendable, Equatable {
     case outputClosed
 }
 
-/// Runs a prepared job: starts its receivers (or replay input), drives the
-/// batch loop on the engine thread, and shuts everything down.
+/// Runs a prepared job: starts its receivers (or replay input), recovers from
+/// its checkpoint when it has one, drives the batch loop on the engine
+/// thread, and shuts everything down.
 public final class Engine {
     let prepared: PreparedJob
     let options: RunOptions
     let stop: StopSignal
+    let checkpoint: CheckpointStore?
     private let logger = Logger(label: "eddy.engine")
     /// Metrics of every batch run so far (tests and the benchmark read them).
     public private(set) var history: [BatchMetrics] = []
 
-    public init(prepared: PreparedJob, options: RunOptions, stop: StopSignal) {
+    public init(prepared: PreparedJob, options: RunOptions, stop: StopSignal, checkpoint: CheckpointStore? = nil) {
         self.prepared = prepared
         self.options = options
         self.stop = stop
+        self.checkpoint = checkpoint
     }
 
     var settings: Settings { prepared.plan.settings }
+    var plan: Plan { prepared.plan }
+    var db: Database { prepared.database }
+
+    /// What the batch loop works with, once input and recovery are set up.
+    final class Context {
+        let input: BatchInput
+        let runner: JobRunner
+        let clock: BatchClock
+        let zero: Int64
+        let sources: [LiveSource]
+        let log: WriteAheadLog?
+        var nextTime: Int64
+        var nextID: Int64
+        /// Blocks kept in the log for the windows, by batch time.
+        var retained: [(time: Int64, ids: Set<UInt64>)] = []
+
+        init(input: BatchInput, runner: JobRunner, clock: BatchClock, zero: Int64, sources: [LiveSource],
+             log: WriteAheadLog?, nextTime: Int64, nextID: Int64) {
+            self.input = input
+            self.runner = runner
+            self.clock = clock
+            self.zero = zero
+            self.sources = sources
+            self.log = log
+            self.nextTime = nextTime
+            self.nextID = nextID
+        }
+    }
+
+    /// How long a batch's logged blocks are kept after it commits, so the
+    /// windows can be rebuilt from them after a restart: the sum of all
+    /// window ranges covers windows over windows too.
+    var retention: Int64 { plan.windows.reduce(0) { $0 + $1.range } }
 
     public func run() throws -> RunEnd {
-        let plan = prepared.plan
+        let context = try setUp()
+        defer {
+            context.input.close()
+            context.log?.close()
+        }
+        return try loop(context)
+    }
+
+    // MARK: setup
+
+    private func setUp() throws -> Context {
+        let replay = options.replayDir != nil
+        let bi = settings.batchInterval
+
+        // The checkpoint: the job it belongs to, and its zero time.
+        var stored: CheckpointStore.StoredJob?
+        if let checkpoint {
+            stored = try checkpoint.storedJob(db)
+            // The job was checked against it before planning (CheckpointStore.verify);
+            // a forced change now makes the checkpoint the new job's.
+            if let stored, stored.text != plan.jobText { try checkpoint.updateJobText(db, plan.jobText) }
+        }
+        let liveClock = options.clock ?? RealClock()
+        let zero: Int64
+        if let stored {
+            zero = stored.zeroTime
+        } else if replay {
+            zero = 0
+        } else {
+            zero = (liveClock.now() / bi + 1) * bi - bi
+        }
+        if let checkpoint, stored == nil { try checkpoint.storeJob(db, plan: plan, zeroTime: zero, replay: replay) }
+
+        // Spill files: under the checkpoint when there is one, else a private temp dir.
         let spill: (dir: String, owned: Bool)
         if let dir = settings.spillDir {
             spill = (dir, false)
+        } else if let checkpoint {
+            Files.removeTree(checkpoint.spillDirectory)
+            spill = (checkpoint.spillDirectory, false)
         } else {
             spill = ((try? Files.makeTempDirectory(prefix: "eddy-spill")) ?? "/tmp/eddy-spill-\(getpid())", true)
         }
+
+        // The write-ahead log, for what receivers take in.
+        var log: WriteAheadLog?
+        var recovered: [(Block, WriteAheadLog.Location)] = []
+        if let checkpoint, !replay {
+            let wal = try WriteAheadLog(directory: checkpoint.walDirectory, sync: settings.walSync)
+            recovered = wal.recover().blocks
+            log = wal
+        }
+        // With a log, a block over the memory budget is not spilled again:
+        // the store reads it back from the log.
+        var readBack: (@Sendable (Block) throws -> [UInt8])?
+        if let wal = log {
+            readBack = { (block: Block) throws -> [UInt8] in
+                guard let b = try wal.read(id: block.id) else { throw BlockError.io("block \(block.id) is not in the write-ahead log") }
+                return b.payload
+            }
+        }
         let store = BlockStore(BlockStore.Config(memoryBudget: settings.memoryBudget, diskBudget: settings.diskBudget,
-                                                 spillDir: spill.dir, ownsSpillDir: spill.owned))
-        let ids = BlockIDSource()
+                                                 spillDir: spill.dir, ownsSpillDir: spill.owned),
+                               externalReader: readBack)
+
+        // Where everything resumes.
+        var committedOffsets: [Int: [String: Int64]] = [:]
+        var seenFiles: [Int: [String]] = [:]
+        var maxID: UInt64 = 0
+        var last: (time: Int64, id: Int64)?
+        var inFlight: Allocation?
+        if let checkpoint {
+            committedOffsets = try checkpoint.offsets(db)
+            seenFiles = try checkpoint.seenFiles(db)
+            maxID = try checkpoint.maxBlockID(db)
+            last = try checkpoint.lastCommitted(db)
+            inFlight = try checkpoint.inFlight(db)
+        }
+        var offsets = committedOffsets
+        for (block, _) in recovered {
+            maxID = max(maxID, block.id)
+            let next = block.firstSeq + Int64(block.count)
+            offsets[block.source, default: [:]][block.shard] = max(offsets[block.source]?[block.shard] ?? 0, next)
+        }
+        let ids = BlockIDSource(next: maxID + 1)
         let sources = try plan.sources.map { try LiveSource(index: $0.index, name: $0.name, config: $0.config) }
+
         let clock: BatchClock
         let input: BatchInput
-        let zero: Int64
         if let dir = options.replayDir {
-            let replay = try ReplayInput(dir: dir, sources: sources, store: store, ids: ids,
-                                         batchInterval: settings.batchInterval, blockMaxBytes: Int(settings.blockMaxBytes))
-            zero = 0
-            replay.endTime = Schedule(plan: plan, zeroTime: 0).drainEnd(lastInput: replay.lastInputTime)
+            let replayInput = try ReplayInput(dir: dir, sources: sources, store: store, ids: ids,
+                                              batchInterval: bi, blockMaxBytes: Int(settings.blockMaxBytes))
+            replayInput.endTime = Schedule(plan: plan, zeroTime: 0).drainEnd(lastInput: replayInput.lastInputTime)
+            replayInput.setNextSeq(offsets.mapValues { $0.values.max() ?? 0 })
             clock = VirtualClock()
-            input = replay
+            input = replayInput
         } else {
-            let tracker = ReceiverTracker()
-            let maxRate = settings.maxRate
-            let initial = settings.backpressure && settings.initialRate > 0 ? settings.initialRate : 0
-            let perSource = sources.map { s -> Double in
-                let cap = s.config.maxRate ?? maxRate
-                if case .generator(let g) = s.config.connector, g.rate > 0 {
-                    return Double(cap > 0 ? min(cap, g.rate) : g.rate).applyingCap(initial)
-                }
-                return Double(cap).applyingCap(initial)
-            }
-            let env = ReceiverEnvironment(tracker: tracker, store: store, ids: ids, blockInterval: settings.blockInterval,
-                                          blockMaxBytes: Int(settings.blockMaxBytes),
-                                          startRate: { perSource[$0] }, firstSeq: { _, _ in 0 })
-            var fileSources: [FileSource] = []
-            for source in sources {
-                if case .file(let options) = source.config.connector {
-                    let fs = FileSource(source: source, options: options)
-                    fs.skipExisting()
-                    fileSources.append(fs)
-                }
-            }
-            let liveClock = options.clock ?? RealClock()
-            let now = liveClock.now()
-            let bi = settings.batchInterval
-            zero = (now / bi + 1) * bi - bi
+            input = try startLive(store: store, ids: ids, sources: sources, offsets: offsets, seenFiles: seenFiles,
+                                  firstRun: stored == nil, log: log)
+            clock = liveClock
+        }
+        let stdout = StdoutSink(format: options.format, writer: OutputWriter(fd: options.outputFD))
+        let sinkSet: SinkSet
+        let runner: JobRunner
+        do {
+            sinkSet = try SinkSet(specs: plan.sinks.map { s in
+                SinkSpec(name: s.name, config: (try? SinkConfig.parse(s.options).get()) ?? .stdout(format: nil), columns: s.columns)
+            }, database: db)
+            runner = try JobRunner(prepared: prepared, stdout: stdout, zeroTime: zero, sinks: sinkSet)
+        } catch {
+            input.close()
+            throw error
+        }
+
+        // The next batch: after the last one recorded, and (live) not before now.
+        var nextTime = zero + bi
+        var nextID: Int64 = 1
+        if let latest = [last?.time, inFlight?.time].compactMap({ $0 }).max() {
+            nextTime = latest + bi
+            nextID = max(last?.id ?? 0, inFlight?.batchID ?? 0) + 1
+        }
+        if !replay {
+            let now = clock.now()
+            while nextTime <= now - bi { nextTime += bi }
+        }
+        let context = Context(input: input, runner: runner, clock: clock, zero: zero, sources: sources, log: log,
+                              nextTime: nextTime, nextID: nextID)
+        if let checkpoint {
             do {
-                for source in sources { try source.start(env) }
+                try recover(context, checkpoint: checkpoint, last: last, inFlight: inFlight, recovered: recovered,
+                            committed: committedOffsets)
             } catch {
-                tracker.stopAll()
-                store.close()
+                input.close()
                 throw error
             }
-            clock = liveClock
-            input = LiveInput(store: store, tracker: tracker, ids: ids, sources: sources, fileSources: fileSources,
-                              blockMaxBytes: Int(settings.blockMaxBytes))
         }
-        defer { input.close() }
-        let stdout = StdoutSink(format: options.format, writer: OutputWriter(fd: options.outputFD))
-        let sinkSet = try SinkSet(specs: plan.sinks.map { s in
-            SinkSpec(name: s.name, config: (try? SinkConfig.parse(s.options).get()) ?? .stdout(format: nil), columns: s.columns)
-        }, database: prepared.database)
-        let runner = try JobRunner(prepared: prepared, stdout: stdout, zeroTime: zero, sinks: sinkSet)
-        return try loop(runner: runner, input: input, sources: sources, clock: clock, zero: zero)
+        return context
     }
 
-    private func loop(runner: JobRunner, input: BatchInput, sources: [LiveSource], clock: BatchClock,
-                      zero: Int64) throws -> RunEnd {
+    private func startLive(store: BlockStore, ids: BlockIDSource, sources: [LiveSource], offsets: [Int: [String: Int64]],
+                           seenFiles: [Int: [String]], firstRun: Bool, log: WriteAheadLog?) throws -> LiveInput {
+        let tracker = ReceiverTracker()
+        let maxRate = settings.maxRate
+        let initial = settings.backpressure && settings.initialRate > 0 ? settings.initialRate : 0
+        let perSource = sources.map { s -> Double in
+            let cap = s.config.maxRate ?? maxRate
+            if case .generator(let g) = s.config.connector, g.rate > 0 {
+                return Double(cap > 0 ? min(cap, g.rate) : g.rate).applyingCap(initial)
+            }
+            return Double(cap).applyingCap(initial)
+        }
+        var wal: (@Sendable (Block) throws -> Void)?
+        if let log {
+            wal = { (block: Block) throws -> Void in try log.append(block) }
+        }
+        let env = ReceiverEnvironment(tracker: tracker, store: store, ids: ids, blockInterval: settings.blockInterval,
+                                      blockMaxBytes: Int(settings.blockMaxBytes),
+                                      startRate: { perSource[$0] },
+                                      firstSeq: { source, shard in offsets[source]?[shard] ?? 0 }, wal: wal)
+        var fileSources: [FileSource] = []
+        for source in sources {
+            guard case .file(let fileOptions) = source.config.connector else { continue }
+            let fs = FileSource(source: source, options: fileOptions)
+            if let seen = seenFiles[source.index] {
+                fs.markSeen(seen)
+            }
+            if firstRun {
+                fs.skipExisting()
+                if let checkpoint { try checkpoint.markFilesSeen(db, source: source.index, paths: Array(fs.seenFiles)) }
+            }
+            fileSources.append(fs)
+        }
+        do {
+            for source in sources { try source.start(env) }
+        } catch {
+            tracker.stopAll()
+            store.close()
+            throw error
+        }
+        return LiveInput(store: store, tracker: tracker, ids: ids, sources: sources, fileSources: fileSources,
+                         blockMaxBytes: Int(settings.blockMaxBytes))
+    }
+
+    // MARK: recovery
+
+    /// After a stop or a crash: rebuild the live windows from the batches
+    /// they still hold, re-run the batch that was in flight with exactly its
+    /// recorded blocks, and hand the logged blocks no batch has taken yet to
+    /// the next batch. Nothing already in the log is read from a source again.
+    ///
+    /// A logged block was already processed when it lies below its shard's
+    /// committed offset: batches take each shard's blocks in order, so the
+    /// committed batches always hold a prefix of every shard.
+    private func recover(_ c: Context, checkpoint: CheckpointStore, last: (time: Int64, id: Int64)?, inFlight: Allocation?,
+                         recovered: [(Block, WriteAheadLog.Location)], committed: [Int: [String: Int64]]) throws {
+        func isCommitted(_ b: Block) -> Bool { b.firstSeq < committed[b.source]?[b.shard] ?? 0 }
+        let inFlightIDs = Set(inFlight?.blocks.map(\.id) ?? [])
+        let started = MonotonicTime.now()
+        var rebuilt = 0
+        if let last, !plan.windows.isEmpty {
+            let span = retention
+            let batches = try checkpoint.allocations(db, from: last.time - span + 1, through: last.time, state: "committed")
+            for a in batches {
+                let blocks = try c.input.reload(a, log: c.log)
+                try c.runner.rebuild(time: a.time, batchID: a.batchID, blocks: blocks)
+                c.retained.append((a.time, Set(a.blocks.filter(\.logged).map(\.id))))
+                rebuilt += 1
+            }
+        }
+        // Logged blocks of batches that no window needs any more can go.
+        if let log = c.log {
+            let keep = Set(c.retained.flatMap(\.ids)).union(inFlightIDs)
+            log.release(Set(recovered.filter { isCommitted($0.0) && !keep.contains($0.0.id) }.map(\.0.id)))
+        }
+        if let inFlight {
+            let blocks = try c.input.reload(inFlight, log: c.log)
+            logger.info("checkpoint: running batch \(inFlight.time) again, with the \(blocks.count) block(s) it had")
+            _ = try runOne(c, time: inFlight.time, batchID: inFlight.batchID, blocks: blocks, fromStore: false, record: false)
+        }
+        // What reached the log but no batch took: the next batch's.
+        var pending = 0
+        for (block, _) in recovered where !isCommitted(block) && !inFlightIDs.contains(block.id) && block.source < c.sources.count {
+            c.input.store.put(block, persisted: true)
+            pending += 1
+        }
+        if last != nil || inFlight != nil || pending > 0 {
+            logger.info("checkpoint: resumed after batch \(last?.time ?? 0) in \(MonotonicTime.millisSince(started).rounded()) ms: \(rebuilt) batch(es) rebuilt into windows, \(pending) logged block(s) waiting for the next batch")
+        }
+    }
+
+    // MARK: the batch loop
+
+    private func loop(_ c: Context) throws -> RunEnd {
         let bi = settings.batchInterval
-        let reporter = MetricsReporter(quiet: options.quiet)
-        let start = clock.now()
+        let start = c.clock.now()
         let deadline = options.duration.map { start + $0 }
-        var estimators = sources.map { _ in PIDRateEstimator(batchIntervalMs: bi) }
-        var k: Int64 = 1
+        var estimators = c.sources.map { _ in PIDRateEstimator(batchIntervalMs: bi) }
         var batchesRun = 0
         var stopping = false
-        var badBefore = sources.map { $0.errors.count }
+        var watchdogStarted = false
+        var badBefore = c.sources.map { $0.errors.count }
+        // A replay resumed after it already ran to its end has nothing left to do.
+        if options.replayDir != nil && c.input.ended(after: c.nextTime - bi) { return .finished }
         while true {
-            let time = zero + k * bi
+            let time = c.nextTime
             if !stopping {
-                if stop.isRequested || !clock.sleep(until: time, stop: stop) { stopping = true }
+                if stop.isRequested || !c.clock.sleep(until: time, stop: stop) { stopping = true }
                 if let deadline, time >= deadline { stopping = true }
             }
-            if stopping { input.stopReceiving() }
-            let started = clock.now()
-            let blocks = try input.blocks(for: time, final: stopping)
-            var metrics = BatchMetrics(batchTime: time, batchID: k)
+            if stopping {
+                c.input.stopReceiving()
+                if stop.isRequested && !watchdogStarted {
+                    watchdogStarted = true
+                    startStopWatchdog()
+                }
+            }
+            if let failure = c.log?.failure { throw RuntimeError(failure + "; received data up to here is safe in the checkpoint") }
+            let started = c.clock.now()
+            let blocks = try c.input.blocks(for: time, final: stopping)
+            var metrics = BatchMetrics(batchTime: time, batchID: c.nextID)
             metrics.schedulingDelayMs = max(0, started - time)
             let t0 = MonotonicTime.now()
             let outcome: JobRunner.Outcome
             do {
-                outcome = try runner.runBatch(time: time, batchID: k, blocks: blocks, payload: { try input.payload(of: $0) })
-                try runner.stdout.endBatch()
+                outcome = try runOne(c, time: time, batchID: c.nextID, blocks: blocks, fromStore: true, record: true)
             } catch is OutputClosed {
-                input.release(blocks)
+                c.input.release(blocks)
                 return .outputClosed
             }
             metrics.processingMs = MonotonicTime.millisSince(t0)
-            input.release(blocks)
             metrics.totalDelayMs = metrics.schedulingDelayMs + Int64(metrics.processingMs.rounded())
             metrics.records = outcome.records
             metrics.recordsPerShard = outcome.recordsPerShard
             metrics.outputRows = outcome.outputRows
             metrics.blocks = blocks.count
             metrics.rawBytes = blocks.reduce(0) { $0 + Int64($1.rawBytes) }
-            metrics.compressedBytes = blocks.reduce(0) { $0 + Int64($1.payload.count) }
-            let stats = input.store.stats
+            metrics.compressedBytes = blocks.reduce(0) { $0 + Int64($1.payloadBytes) }
+            let stats = c.input.store.stats
             metrics.storeMemoryBytes = stats.memoryBytes
-            metrics.storeDiskBytes = stats.diskBytes
+            metrics.storeDiskBytes = stats.diskBytes + (c.log?.liveBytes ?? 0)
             metrics.spilledBlocks = stats.spilledBlocks
             metrics.readBackBlocks = stats.readBackBlocks
             metrics.receiverPauses = stats.receiverPauses
-            let bad = sources.map { $0.errors.count }
+            let bad = c.sources.map { $0.errors.count }
             metrics.badRecords = zip(bad, badBefore).reduce(0) { $0 + $1.0 - $1.1 }
             badBefore = bad
-            if settings.backpressure, let live = input as? LiveInput {
-                metrics.rate = adaptRates(live: live, sources: sources, estimators: &estimators, metrics: metrics,
-                                          outcome: outcome)
+            if settings.backpressure, let live = c.input as? LiveInput {
+                metrics.rate = adaptRates(live: live, sources: c.sources, estimators: &estimators, metrics: metrics, outcome: outcome)
             }
             history.append(metrics)
-            reporter.report(metrics)
+            MetricsReporter(quiet: options.quiet).report(metrics)
             batchesRun += 1
-            k += 1
+            c.nextTime += bi
+            c.nextID += 1
             if stopping { break }
             if let limit = options.batches, batchesRun >= limit { break }
-            if input.ended(after: time) { break }
+            if c.input.ended(after: time) { break }
         }
         return .finished
+    }
+
+    /// Runs one batch and, with a checkpoint, records it: its allocation
+    /// before it runs, its commit inside its transaction, then releases what
+    /// no window needs.
+    private func runOne(_ c: Context, time: Int64, batchID: Int64, blocks: [Block], fromStore: Bool,
+                        record: Bool) throws -> JobRunner.Outcome {
+        if let checkpoint {
+            try c.log?.syncNow()
+            if record {
+                let log = c.log
+                try checkpoint.recordAllocation(db, time: time, batchID: batchID, blocks: blocks,
+                                                logged: { log?.contains($0) ?? false }, files: c.input.takenFiles)
+            }
+        }
+        let sinkNames = plan.sinks.filter { !$0.columns.isEmpty }.map(\.name)
+        let outcome = try c.runner.runBatch(time: time, batchID: batchID, blocks: blocks,
+                                            payload: { fromStore ? try c.input.payload(of: $0) : $0.payload },
+                                            beforeCommit: checkpoint.map { ckpt in { db in
+                                                try ckpt.recordCommit(db, time: time, records: Int64(blocks.reduce(0) { $0 + $1.count }),
+                                                                      blocks: blocks, sinks: sinkNames)
+                                            } })
+        try c.runner.stdout.endBatch()
+        if fromStore { c.input.release(blocks) }
+        if let checkpoint {
+            if let log = c.log {
+                c.retained.append((time, Set(blocks.map(\.id).filter { log.contains($0) })))
+                let horizon = time - retention
+                var expired: Set<UInt64> = []
+                while let first = c.retained.first, first.time <= horizon {
+                    expired.formUnion(first.ids)
+                    c.retained.removeFirst()
+                }
+                log.release(expired)
+            }
+            if batchID % 16 == 0 { try checkpoint.prune(db, before: time - retention) }
+        }
+        return outcome
+    }
+
+    /// After a stop request, `stop_timeout` bounds how long finishing may
+    /// take. With a checkpoint nothing is lost by leaving early: what was
+    /// received is in its log.
+    private func startStopWatchdog() {
+        let timeout = settings.stopTimeout
+        let safe = checkpoint != nil
+        startThread(name: "eddy-stop-timer") {
+            let never = StopSignal()
+            _ = never.wait(timeoutMs: timeout)
+            StandardError.write("eddy: stop_timeout (\(Units.formatDuration(timeout))) passed before the last batch finished; exiting\(safe ? " (what was received is in the checkpoint's log)" : "")\n")
+            _exit(safe ? ExitStatus.ok.rawValue : ExitStatus.runtime.rawValue)
+        }
     }
 
     /// Spark's backpressure: a PID estimator per source turns the batch's
@@ -215,4 +475,3 @@ extension Double {
         return self > 0 ? Swift.min(self, Double(cap)) : Double(cap)
     }
 }
-

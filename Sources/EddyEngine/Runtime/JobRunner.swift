@@ -72,7 +72,7 @@ public final class JobRunner {
                 outcome.records += Int64(rows)
                 outcome.recordsPerShard["\(plan.sources[block.source].name)/\(block.shard)", default: 0] += Int64(rows)
             }
-            try runSteps(time: time, outcome: &outcome)
+            try runSteps(time: time, outcome: &outcome, statements: true)
             outcome.outputRows += try sinks.deliver(batchTime: time, database: db, stdout: stdout)
             try beforeCommit?(db)
             try commit.run()
@@ -85,7 +85,30 @@ public final class JobRunner {
         return outcome
     }
 
-    private func runSteps(time: Int64, outcome: inout Outcome) throws {
+    /// After a restart: a batch that already ran is loaded again only to
+    /// refill the windows (streams and window upkeep; no statements, no sinks,
+    /// nothing written to the checkpoint).
+    public func rebuild(time: Int64, batchID: Int64, blocks: [Block]) throws {
+        db.context.batchTime = time
+        db.context.batchID = batchID
+        db.context.window = nil
+        var outcome = Outcome()
+        try begin.run()
+        do {
+            for clear in clearSources { try clear.run() }
+            for block in blocks where block.source >= 0 && block.source < loaders.count {
+                try loaders[block.source].load(block, payload: block.payload)
+            }
+            try runSteps(time: time, outcome: &outcome, statements: false)
+            try commit.run()
+        } catch {
+            rollback.reset()
+            if db.inTransaction { try? rollback.run() }
+            throw error
+        }
+    }
+
+    private func runSteps(time: Int64, outcome: inout Outcome, statements: Bool) throws {
         for step in plan.steps {
             switch step {
             case .stream(let i):
@@ -104,7 +127,7 @@ public final class JobRunner {
                 try w.expire(at: time)
             case .statement(let i):
                 let planned = plan.statements[i]
-                guard schedule.isDue(slide: planned.slide, at: time) else { continue }
+                guard statements, schedule.isDue(slide: planned.slide, at: time) else { continue }
                 if let w = planned.windows.first {
                     db.context.window = (time - plan.windows[w].range, time)
                 } else {

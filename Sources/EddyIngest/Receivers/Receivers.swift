@@ -6,8 +6,10 @@ import Logging
 /// `socket`: a TCP client per address that reads pushed lines, like Spark's
 /// socketTextStream, but reconnecting with backoff instead of giving up.
 enum SocketReceiver {
-    static func run(_ ctx: ReceiverContext, address: HostPort) {
+    static func run(_ ctx: ReceiverContext, address: HostPort, ack: Bool) {
         let logger = Logger(label: "eddy.socket")
+        let acks = ack ? Acknowledger() : nil
+        if let acks { ctx.generator.onSealed { acks.sealed(through: $0) } }
         var backoffMs: Int64 = 100
         var failures = 0
         while !ctx.stop.isRequested {
@@ -24,10 +26,12 @@ enum SocketReceiver {
                 logger.info("source \(ctx.source): connected to \(address)")
                 failures = 0
                 backoffMs = 100
+                acks?.attach(socket, start: ctx.generator.appendSeq)
                 var decoder = RecordDecoder(schema: ctx.schema)
                 let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
                     socket.read(into: buffer, timeoutMs: timeout)
                 }
+                acks?.detach()
                 socket.close()
                 switch end {
                 case .stopped: return
@@ -100,13 +104,15 @@ final class Listener: Sendable {
     private let source: LiveSource
     private let socket: TCPSocket
     private let maxConnections: Int
+    private let ack: Bool
     private let active = ConditionLock(0)
     private let connections = ConditionLock(0)
 
-    init(source: LiveSource, socket: TCPSocket, maxConnections: Int) {
+    init(source: LiveSource, socket: TCPSocket, maxConnections: Int, ack: Bool) {
         self.source = source
         self.socket = socket
         self.maxConnections = maxConnections
+        self.ack = ack
     }
 
     func run(_ env: ReceiverEnvironment) {
@@ -123,13 +129,19 @@ final class Listener: Sendable {
             logger.info("source \(source.name): producer \(peer) connected as shard \(shard)")
             active.withLock { $0 += 1 }
             let ctx = source.makeContext(shard: shard, env: env)
+            if ack {
+                let acks = Acknowledger()
+                acks.attach(client, start: ctx.generator.appendSeq)
+                ctx.generator.onSealed { acks.sealed(through: $0) }
+            }
             env.tracker.launch(name: "eddy-\(shard)") { [self] in
                 var decoder = RecordDecoder(schema: ctx.schema)
                 let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
                     client.read(into: buffer, timeoutMs: timeout)
                 }
-                client.close()
                 ctx.generator.tick(now: WallClock.nowMs())
+                ctx.generator.onSealed(nil)
+                client.close()
                 if case .failed(let code) = end {
                     logger.warning("source \(self.source.name): shard \(shard) failed: \(String(cString: strerror(code)))")
                 }
