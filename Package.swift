@@ -53,6 +53,6 @@ let package = Package(
         .testTarget(name: "EddySQLTests", dependencies: ["EddySQL", "EddyBlocks"], swiftSettings: strict),
         .testTarget(name: "EddyJobTests", dependencies: ["EddyJob"], swiftSettings: strict),
         .testTarget(name: "EddyEngineTests", dependencies: ["EddyEngine", "EddyIngest", "EddyBlocks"], swiftSettings: strict),
-        .testTarget(name: "EddyEndToEndTests", dependencies: ["eddy", "EddyIngest", "EddyCore", "EddySQL"], swiftSettings: strict),
+        .testTarget(name: "EddyEndToEndTests", dependencies: ["eddy", "EddyIngest", "EddyCore", "EddySQL", "EddyBlocks"], swiftSettings: strict),
     ]
 )
