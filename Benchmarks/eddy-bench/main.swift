@@ -11,6 +11,7 @@ import Glibc
 //   eddy-bench blocks   block store MB/s in and out, LZ4 ratio on line data
 //   eddy-bench e2e      live receivers → engine, 1/2/4 shards, and with spilling
 //   eddy-bench windows  windowed and stateful word counts, and (in a child process) a long window's memory
+//   eddy-bench recovery seconds to resume from a checkpoint with 1 GB of log
 //   eddy-bench all      everything
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -23,4 +24,5 @@ if wants("core") { CoreBench.run() }
 if wants("blocks") { BlockBench.run() }
 if wants("e2e") { EndToEndBench.run() }
 if wants("windows") { WindowBench.run() }
+if wants("recovery") { RecoveryBench.run() }
 if which.contains("window-memory") { WindowBench.longWindow() }

@@ -135,6 +135,20 @@ public final class BlockStore: Sendable {
         }
     }
 
+    /// A block recovered from the write-ahead log without its payload: kept
+    /// as a reference and read back from the log when its batch runs.
+    public func putLogged(_ block: Block) {
+        state.update { s in
+            s.stats.blocksIn += 1
+            s.stats.recordsIn += Int64(block.count)
+            s.stats.rawBytesIn += Int64(block.rawBytes)
+            s.stats.compressedBytesIn += Int64(block.payloadBytes)
+        }
+        var light = block
+        light.payload = []
+        insert(Entry(block: light, location: .external(bytes: Int64(block.payloadBytes)), allocatedTo: nil))
+    }
+
     private func insert(_ entry: Entry) {
         state.update { s in
             s.entries[entry.block.id] = entry

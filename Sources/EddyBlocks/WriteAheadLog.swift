@@ -22,7 +22,8 @@ public final class WriteAheadLog: Sendable {
     }
 
     public struct Recovery: Sendable {
-        /// Intact blocks in log order, with where they are.
+        /// Intact blocks in log order, with where they are. Payloads are not
+        /// kept (a 1 GB log is not held in memory): `read(id:)` gets them.
         public var blocks: [(Block, Location)]
         /// Human-readable notes about skipped tails.
         public var problems: [String]
@@ -204,7 +205,7 @@ public final class WriteAheadLog: Sendable {
             var ids: Set<UInt64> = []
             while offset < bytes.count {
                 do {
-                    guard let (block, length) = try Self.decodeRecord(bytes, at: offset) else {
+                    guard let (block, length) = try Self.decodeRecord(bytes, at: offset, payload: false) else {
                         problems.append("\(Self.name(segment)): torn record at byte \(offset) (\(bytes.count - offset) bytes); skipped")
                         break
                     }
@@ -331,7 +332,9 @@ public final class WriteAheadLog: Sendable {
         return out
     }
 
-    public static func decode(_ bytes: [UInt8]) throws(BlockError) -> Block {
+    /// With `headerOnly`, the block comes back without payload and with
+    /// `payloadBytes` set to the header's length.
+    public static func decode(_ bytes: [UInt8], headerOnly: Bool = false) throws(BlockError) -> Block {
         try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(BlockError) -> Block in
             guard let base = b.baseAddress else { throw BlockError.corrupt("empty block record") }
             var p = base
@@ -355,6 +358,13 @@ public final class WriteAheadLog: Sendable {
             guard source < 1 << 20, count < 1 << 40, columns < 1 << 16, rawBytes < 1 << 40 else {
                 throw BlockError.corrupt("implausible block header")
             }
+            if headerOnly {
+                var block = Block(id: id, source: Int(source), shard: shard, firstSeq: firstSeq, count: Int(count),
+                                  columns: Int(columns), sealTime: sealTime, baseArrival: baseArrival,
+                                  rawBytes: Int(rawBytes), payload: [])
+                block.payloadBytes = base.distance(to: p)
+                return block
+            }
             let payload = Array(UnsafeBufferPointer(start: p, count: end - p))
             return Block(id: id, source: Int(source), shard: shard, firstSeq: firstSeq, count: Int(count),
                          columns: Int(columns), sealTime: sealTime, baseArrival: baseArrival,
@@ -363,17 +373,27 @@ public final class WriteAheadLog: Sendable {
     }
 
     /// The record at `offset`: nil when it is cut short (a torn tail), an
-    /// error when it is complete but wrong.
-    static func decodeRecord(_ bytes: [UInt8], at offset: Int) throws(BlockError) -> (Block, Int)? {
+    /// error when it is complete but wrong. The checksum is checked in place;
+    /// without `payload` only the block's header is decoded (recovery keeps
+    /// metadata and reads payloads back when their batch runs).
+    static func decodeRecord(_ bytes: [UInt8], at offset: Int, payload: Bool = true) throws(BlockError) -> (Block, Int)? {
         guard bytes.count - offset >= headerSize else { return nil }
         guard get32(bytes, offset) == magic else { throw BlockError.corrupt("bad record marker") }
         let length = Int(get32(bytes, offset + 4))
         guard length <= 1 << 30 else { throw BlockError.corrupt("implausible record length \(length)") }
         guard bytes.count - offset - headerSize >= length else { return nil }
-        let payload = Array(bytes[(offset + headerSize)..<(offset + headerSize + length)])
-        guard CRC32C.checksum(payload) == get32(bytes, offset + 8) else {
+        let start = offset + headerSize
+        let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) }
+        guard crc == get32(bytes, offset + 8) else {
             throw BlockError.corrupt("checksum mismatch")
         }
-        return (try decode(payload), headerSize + length)
+        if payload {
+            return (try decode(Array(bytes[start..<(start + length)])), headerSize + length)
+        }
+        // Header only: decode a prefix, then forget the payload but keep its size.
+        let prefix = Array(bytes[start..<min(start + length, start + 256)])
+        var block = try decode(prefix, headerOnly: true)
+        block.payloadBytes = length - block.payloadBytes
+        return (block, headerSize + length)
     }
 }

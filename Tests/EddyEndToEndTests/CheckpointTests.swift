@@ -225,3 +225,26 @@ import EddyBlocks
         #expect(again.stdoutLines == ["GOOD,25"])
     }
 }
+
+@Suite struct StopTimeoutTests {
+    /// A stop that would take longer than stop_timeout ends at the timeout;
+    /// with a checkpoint that loses nothing, so it exits 0, and the next run
+    /// starts from the checkpoint.
+    @Test func stopTimeoutBoundsAGracefulStop() throws {
+        let dir = try TempDir()
+        try dir.write("job.sql", """
+            SET stop_timeout = '1s';
+            CREATE SOURCE lines WITH (connector = 'generator', rate = 100);
+            SELECT count(*), (SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000) SELECT x FROM c)) FROM lines;
+            """)
+        let eddy = try EddyProcess(["run", dir.path + "/job.sql", "--checkpoint", dir.path + "/ckpt"])
+        #expect(eventually { eddy.currentStderr.contains("batch=") || eddy.currentStderr.contains("checkpoint") || !eddy.process.isRunning })
+        usleep(300_000)
+        let t0 = Date()
+        eddy.signal(SIGTERM)
+        let r = try eddy.wait(timeout: 30)
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("stop_timeout (1s) passed"))
+        #expect(Date().timeIntervalSince(t0) < 10)
+    }
+}

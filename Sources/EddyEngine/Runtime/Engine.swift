@@ -99,6 +99,18 @@ public final class Engine {
         return try loop(context)
     }
 
+    /// Everything `run()` does before its first batch, and nothing after:
+    /// how long a restart takes to be ready (the recovery benchmark). Returns
+    /// the blocks waiting for the next batch.
+    public func resumeOnly() throws -> Int {
+        let context = try setUp()
+        defer {
+            context.input.close()
+            context.log?.close()
+        }
+        return context.input.store.pendingCount
+    }
+
     // MARK: setup
 
     private func setUp() throws -> Context {
@@ -313,7 +325,7 @@ public final class Engine {
         // What reached the log but no batch took: the next batch's.
         var pending = 0
         for (block, _) in recovered where !isCommitted(block) && !inFlightIDs.contains(block.id) && block.source < c.sources.count {
-            c.input.store.put(block, persisted: true)
+            c.input.store.putLogged(block)
             pending += 1
         }
         if last != nil || inFlight != nil || pending > 0 {
