@@ -3,7 +3,7 @@ import PackageDescription
 
 // One module per stage of the data path (see ARCHITECTURE.md). A module only
 // imports the modules upstream of it:
-//   EddyCore ─► EddyBlocks ─► EddyIngest ─► EddySQL ─► EddyJob ─► EddySinks ─► EddyMonitor ─► EddyEngine ─► eddy
+//   EddyCore ─► EddyBlocks ─► EddyKinesis ─► EddyIngest ─► EddySQL ─► EddyJob ─► EddySinks ─► EddyMonitor ─► EddyEngine ─► eddy
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
@@ -30,17 +32,23 @@ let package = Package(
             "EddyCore", "CLZ4",
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: strict),
-        .target(name: "EddyIngest", dependencies: ["EddyCore", "EddyBlocks"], swiftSettings: strict),
+        .target(name: "EddyKinesis", dependencies: [
+            "EddyCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .target(name: "EddyIngest", dependencies: ["EddyCore", "EddyBlocks", "EddyKinesis"], swiftSettings: strict),
         .target(name: "EddySQL", dependencies: ["EddyCore", "EddyBlocks", "CSQLite"], swiftSettings: strict),
         .target(name: "EddyJob", dependencies: ["EddyCore"], swiftSettings: strict),
-        .target(name: "EddySinks", dependencies: ["EddyCore", "EddySQL"], swiftSettings: strict),
+        .target(name: "EddySinks", dependencies: ["EddyCore", "EddySQL", "EddyKinesis"], swiftSettings: strict),
         .target(name: "EddyMonitor", dependencies: ["EddyCore"], swiftSettings: strict),
         .target(name: "EddyEngine", dependencies: [
             "EddyCore", "EddyBlocks", "EddyIngest", "EddySQL", "EddyJob", "EddySinks", "EddyMonitor",
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: strict),
         .executableTarget(name: "eddy", dependencies: [
-            "EddyCore", "EddyIngest", "EddyJob", "EddyEngine",
+            "EddyCore", "EddyIngest", "EddyJob", "EddyEngine", "EddyKinesis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "eddy-bench", dependencies: [
@@ -49,6 +57,7 @@ let package = Package(
 
         .testTarget(name: "EddyCoreTests", dependencies: ["EddyCore"], swiftSettings: strict),
         .testTarget(name: "EddyBlocksTests", dependencies: ["EddyBlocks"], swiftSettings: strict),
+        .testTarget(name: "EddyKinesisTests", dependencies: ["EddyKinesis"], swiftSettings: strict),
         .testTarget(name: "EddyIngestTests", dependencies: ["EddyIngest", "EddyBlocks"], swiftSettings: strict),
         .testTarget(name: "EddySQLTests", dependencies: ["EddySQL", "EddyBlocks"], swiftSettings: strict),
         .testTarget(name: "EddyJobTests", dependencies: ["EddyJob"], swiftSettings: strict),

@@ -16,9 +16,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if [ "${EDDY_SKIP_PYTHON:-0}" != "1" ] && ! command -v moto_server >/dev/null 2>&1; then
-  echo "setup: installing moto[server] (Kinesis test server)" >&2
-  python3 -m pip install -q 'moto[server]'
+# The Kinesis tests run moto's server through scripts/moto_kinesis_ext.py,
+# which patches moto 5.2.1's internals: that exact version.
+if [ "${EDDY_SKIP_PYTHON:-0}" != "1" ]; then
+  if ! python3 -c 'import moto, flask, werkzeug, sys; sys.exit(0 if moto.__version__ == "5.2.1" else 1)' >/dev/null 2>&1 \
+     || ! command -v moto_server >/dev/null 2>&1; then
+    echo "setup: installing moto[server]==5.2.1 (Kinesis test server)" >&2
+    python3 -m pip install -q 'moto[server]==5.2.1'
+  fi
 fi
 
 command -v swift >/dev/null 2>&1 || { echo "setup: swift is not on PATH (expected /opt/swift/usr/bin)" >&2; exit 1; }

@@ -27,9 +27,14 @@ public struct Block: Sendable, Equatable {
     public var payload: [UInt8]
     /// Size of the compressed records, wherever they are.
     public var payloadBytes: Int
+    /// Where the source stands after this block's last record (a Kinesis
+    /// sequence:sub-sequence, or END for a shard read to its end), for
+    /// sources that can be read again from a position. Logged with the block,
+    /// so a restart resumes after what the log holds.
+    public var position: String?
 
     public init(id: UInt64, source: Int, shard: String, firstSeq: Int64, count: Int, columns: Int,
-                sealTime: Int64, baseArrival: Int64, rawBytes: Int, payload: [UInt8]) {
+                sealTime: Int64, baseArrival: Int64, rawBytes: Int, payload: [UInt8], position: String? = nil) {
         self.id = id
         self.source = source
         self.shard = shard
@@ -41,6 +46,7 @@ public struct Block: Sendable, Equatable {
         self.rawBytes = rawBytes
         self.payload = payload
         self.payloadBytes = payload.count
+        self.position = position
     }
 
     public var lastSeq: Int64 { firstSeq + Int64(count) - 1 }

@@ -87,10 +87,11 @@ public struct BlockBuilder: Sendable {
     }
 
     /// Compresses what was built into a block and starts over empty.
-    public mutating func seal(id: UInt64, source: Int, shard: String, firstSeq: Int64, sealTime: Int64) -> Block {
+    public mutating func seal(id: UInt64, source: Int, shard: String, firstSeq: Int64, sealTime: Int64,
+                              position: String? = nil) -> Block {
         let block = Block(id: id, source: source, shard: shard, firstSeq: firstSeq, count: count,
                           columns: columns, sealTime: sealTime, baseArrival: baseArrival,
-                          rawBytes: buffer.count, payload: LZ4.compress(buffer))
+                          rawBytes: buffer.count, payload: LZ4.compress(buffer), position: position)
         buffer.removeAll(keepingCapacity: true)
         count = 0
         valuesInRecord = 0

@@ -328,6 +328,9 @@ public final class WriteAheadLog: Sendable {
         Varint.append(Varint.zigzag(block.sealTime), to: &out)
         Varint.append(Varint.zigzag(block.baseArrival), to: &out)
         Varint.append(UInt64(block.rawBytes), to: &out)
+        let position = block.position.map { Array($0.utf8) }
+        Varint.append(position.map { UInt64($0.count) + 1 } ?? 0, to: &out)
+        if let position { out += position }
         out += block.payload
         return out
     }
@@ -355,20 +358,27 @@ public final class WriteAheadLog: Sendable {
             let sealTime = Varint.unzigzag(try next())
             let baseArrival = Varint.unzigzag(try next())
             let rawBytes = try next()
+            let positionLength = try next()
+            var position: String?
+            if positionLength > 0 {
+                guard positionLength - 1 <= UInt64(end - p) else { throw BlockError.corrupt("bad position length") }
+                position = String(decoding: UnsafeBufferPointer(start: p, count: Int(positionLength - 1)), as: UTF8.self)
+                p += Int(positionLength - 1)
+            }
             guard source < 1 << 20, count < 1 << 40, columns < 1 << 16, rawBytes < 1 << 40 else {
                 throw BlockError.corrupt("implausible block header")
             }
             if headerOnly {
                 var block = Block(id: id, source: Int(source), shard: shard, firstSeq: firstSeq, count: Int(count),
                                   columns: Int(columns), sealTime: sealTime, baseArrival: baseArrival,
-                                  rawBytes: Int(rawBytes), payload: [])
+                                  rawBytes: Int(rawBytes), payload: [], position: position)
                 block.payloadBytes = base.distance(to: p)
                 return block
             }
             let payload = Array(UnsafeBufferPointer(start: p, count: end - p))
             return Block(id: id, source: Int(source), shard: shard, firstSeq: firstSeq, count: Int(count),
                          columns: Int(columns), sealTime: sealTime, baseArrival: baseArrival,
-                         rawBytes: Int(rawBytes), payload: payload)
+                         rawBytes: Int(rawBytes), payload: payload, position: position)
         }
     }
 
@@ -391,7 +401,7 @@ public final class WriteAheadLog: Sendable {
             return (try decode(Array(bytes[start..<(start + length)])), headerSize + length)
         }
         // Header only: decode a prefix, then forget the payload but keep its size.
-        let prefix = Array(bytes[start..<min(start + length, start + 256)])
+        let prefix = Array(bytes[start..<min(start + length, start + 1024)])
         var block = try decode(prefix, headerOnly: true)
         block.payloadBytes = length - block.payloadBytes
         return (block, headerSize + length)

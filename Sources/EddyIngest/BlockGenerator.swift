@@ -35,6 +35,10 @@ public final class BlockGenerator: Sendable {
         /// The next block-interval boundary at which to seal.
         var nextBoundary: Int64 = Int64.min
         var finished = false
+        /// Where the source stands after the last record appended.
+        var position: String?
+        /// Seal even when empty, to log `position` (the end of a shard).
+        var marker = false
     }
 
     private let state: ConditionLock<State>
@@ -62,9 +66,25 @@ public final class BlockGenerator: Sendable {
     /// Adds records under the generator's lock. `body` writes them into the
     /// builder and returns how many it added. Seals when the block is full.
     @discardableResult
-    public func append(now: Int64, _ body: (inout BlockBuilder) -> Int) -> Int {
+    public func append(now: Int64, position: String? = nil, _ body: (inout BlockBuilder) -> Int) -> Int {
         let (added, full) = state.withLock { s -> (Int, Bool) in
             let added = body(&s.builder)
+            if let position { s.position = position }
+            return (added, s.builder.byteCount >= blockMaxBytes)
+        }
+        if full { seal(label: floor(now)) }
+        return added
+    }
+
+    /// Like `append`, for sources that are read from a position: `body`
+    /// returns the records added and where the source stands after them, and
+    /// both change together, so a sealed block never carries a position its
+    /// records have not reached.
+    @discardableResult
+    public func appendPositioned(now: Int64, _ body: (inout BlockBuilder) -> (Int, String?)) -> Int {
+        let (added, full) = state.withLock { s -> (Int, Bool) in
+            let (added, position) = body(&s.builder)
+            if let position { s.position = position }
             return (added, s.builder.byteCount >= blockMaxBytes)
         }
         if full { seal(label: floor(now)) }
@@ -105,6 +125,16 @@ public final class BlockGenerator: Sendable {
 
     public func onSealed(_ listener: (@Sendable (Int64) -> Void)?) { sealedListener.withLock { $0 = listener } }
 
+    /// Seals what is left with `position`, even if nothing is, so the log
+    /// and the checkpoint learn where the source ended (a closed shard).
+    public func finish(position: String, now: Int64) {
+        state.withLock { s in
+            s.position = position
+            s.marker = true
+        }
+        seal(label: floor(now))
+    }
+
     /// The input behind this generator ended (stdin EOF); set by its receiver.
     public var finished: Bool {
         get { state.withLock { $0.finished } }
@@ -121,19 +151,21 @@ public final class BlockGenerator: Sendable {
 
     private func seal(label requested: Int64) {
         sealing.withLock { _ in
-            let cut: (BlockBuilder, Int64, Int64)? = state.withLock { s in
-                guard !s.builder.isEmpty else { return nil }
+            let cut: (BlockBuilder, Int64, Int64, String?)? = state.withLock { s in
+                guard !s.builder.isEmpty || s.marker else { return nil }
+                s.marker = false
                 var fresh = BlockBuilder(columns: s.builder.columns, reserve: min(s.builder.byteCount, blockMaxBytes))
                 swap(&fresh, &s.builder)
                 let first = s.nextSeq
                 s.nextSeq += Int64(fresh.count)
                 let label = max(s.lastLabel, requested)
                 s.lastLabel = label
-                return (fresh, first, label)
+                return (fresh, first, label, s.position)
             }
-            guard let (cutBuilder, firstSeq, label) = cut else { return }
+            guard let (cutBuilder, firstSeq, label, position) = cut else { return }
             var builder = cutBuilder
-            let block = builder.seal(id: ids.next(), source: source, shard: shard, firstSeq: firstSeq, sealTime: label)
+            let block = builder.seal(id: ids.next(), source: source, shard: shard, firstSeq: firstSeq, sealTime: label,
+                                     position: position)
             var persisted = false
             if let wal {
                 do {

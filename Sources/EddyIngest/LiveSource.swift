@@ -1,5 +1,6 @@
 import EddyBlocks
 import EddyCore
+import EddyKinesis
 import Logging
 
 /// What receivers share within one run.
@@ -15,11 +16,18 @@ public struct ReceiverEnvironment: Sendable {
     public let firstSeq: @Sendable (Int, String) -> Int64
     /// Persists a sealed block before the store sees it (checkpointing).
     public let wal: (@Sendable (Block) throws -> Void)?
+    /// Where a shard of a positioned source (kinesis) resumes, from the
+    /// checkpoint; nil when there is none.
+    public let position: @Sendable (Int, String) -> String?
+    /// Whether a checkpoint keeps positions (else kinesis keeps its own store).
+    public let checkpointed: Bool
 
     public init(tracker: ReceiverTracker, store: BlockStore, ids: BlockIDSource, blockInterval: Int64,
                 blockMaxBytes: Int, startRate: @escaping @Sendable (Int) -> Double,
                 firstSeq: @escaping @Sendable (Int, String) -> Int64,
-                wal: (@Sendable (Block) throws -> Void)? = nil) {
+                wal: (@Sendable (Block) throws -> Void)? = nil,
+                position: @escaping @Sendable (Int, String) -> String? = { _, _ in nil },
+                checkpointed: Bool = false) {
         self.tracker = tracker
         self.store = store
         self.ids = ids
@@ -28,6 +36,8 @@ public struct ReceiverEnvironment: Sendable {
         self.startRate = { startRate($0) }
         self.firstSeq = firstSeq
         self.wal = wal
+        self.position = position
+        self.checkpointed = checkpointed
     }
 }
 
@@ -38,12 +48,44 @@ public final class LiveSource: Sendable {
     public let name: String
     public let config: SourceConfig
     public let errors: ErrorLog
+    private let status = ConditionLock<(failure: String?, gauges: [String: Int64])>((nil, [:]))
+    private let positionStore: KinesisPositionStore?
 
     public init(index: Int, name: String, config: SourceConfig) throws {
         self.index = index
         self.name = name
         self.config = config
         self.errors = try ErrorLog(source: name, path: config.errorsPath)
+        if case .kinesis(let k) = config.connector {
+            positionStore = KinesisPositionStore(appName: k.appName ?? "eddy-\(name)")
+        } else {
+            positionStore = nil
+        }
+    }
+
+    /// A receiver failed for good (a stream that is gone, refused
+    /// credentials): the engine stops the job with this message.
+    public func fail(_ message: String) {
+        status.withLock { if $0.failure == nil { $0.failure = message } }
+    }
+
+    public var failure: String? { status.withLock { $0.failure } }
+
+    /// Per-shard figures for the metrics line (Kinesis' MillisBehindLatest).
+    public func setGauge(_ name: String, _ value: Int64) { status.withLock { $0.gauges[name] = value } }
+
+    public var gauges: [String: Int64] { status.withLock { $0.gauges } }
+
+    /// A batch holding these blocks committed. Without a checkpoint, kinesis
+    /// keeps the shards' positions in its own store from here.
+    public func committed(_ blocks: [Block], checkpointed: Bool) throws {
+        guard let positionStore, !checkpointed else { return }
+        var last: [String: (Int64, String)] = [:]
+        for b in blocks where b.source == index {
+            guard let p = b.position else { continue }
+            if b.firstSeq >= last[b.shard]?.0 ?? Int64.min { last[b.shard] = (b.firstSeq, p) }
+        }
+        if !last.isEmpty { try positionStore.save(last.mapValues(\.1)) }
     }
 
     func makeContext(shard: String, env: ReceiverEnvironment) -> ReceiverContext {
@@ -86,8 +128,29 @@ public final class LiveSource: Sendable {
             env.tracker.launch(name: "eddy-listen") { listener.run(env) }
         case .file:
             break
-        case .kinesis:
-            throw RuntimeError("source \(name): the kinesis connector is not built yet")
+        case .kinesis(let options):
+            let credentials: AWSCredentials
+            do {
+                credentials = try AWSCredentials.resolve()
+            } catch {
+                throw RuntimeError("source \(name): \(error)")
+            }
+            let client = KinesisClient(endpoint: KinesisEndpoint(region: options.resolvedRegion(), endpoint: options.endpoint),
+                                       credentials: credentials)
+            let lookup: @Sendable (String) -> String?
+            if env.checkpointed {
+                let index = self.index
+                lookup = { shard in env.position(index, shard) }
+            } else {
+                let stored = positionStore?.load() ?? [:]
+                lookup = { shard in stored[shard] }
+            }
+            let kinesis = KinesisSource(source: self, options: options, client: client, env: env, lookup: lookup)
+            do {
+                try kinesis.start()
+            } catch {
+                throw RuntimeError("source \(name): kinesis stream '\(options.stream)' at \(client.endpoint.url): \(error)")
+            }
         }
     }
 }

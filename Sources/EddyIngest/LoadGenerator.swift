@@ -1,4 +1,5 @@
 import EddyCore
+import EddyKinesis
 import Glibc
 import Logging
 
@@ -58,6 +59,34 @@ public struct LoadGenerator: Sendable {
                 return false
             }
         }
+    }
+
+    /// Puts the lines into a Kinesis stream (like Spark's
+    /// KinesisWordProducerASL), each with its own partition key.
+    public func toKinesis(client: KinesisClient, stream: String, stop: StopSignal) throws(KinesisError) -> Int64 {
+        let writer = KinesisWriter(client: client, stream: stream)
+        var failure: KinesisError?
+        var seq: Int64 = 0
+        let sent = produce(stop: stop) { bytes in
+            for line in bytes.split(separator: 0x0A) {
+                do throws(KinesisError) {
+                    try writer.add(data: Array(line), partitionKey: "key-\(seq % 10_000)")
+                } catch {
+                    failure = error
+                    return false
+                }
+                seq += 1
+            }
+            do throws(KinesisError) {
+                try writer.flush()
+            } catch {
+                failure = error
+                return false
+            }
+            return true
+        }
+        if let failure { throw failure }
+        return sent
     }
 
     /// Serves every connection its own stream of lines until stopped.

@@ -35,7 +35,7 @@ public enum Connector: Sendable, Equatable {
     case listen(HostPort, maxConnections: Int, ack: Bool)
     case stdin
     case file(FileSourceOptions)
-    case kinesis([String: String])
+    case kinesis(KinesisOptions)
 
     public var name: String {
         switch self {
@@ -80,8 +80,7 @@ public struct SourceConfig: Sendable, Equatable {
         "listen": ["address", "max_connections", "ack"],
         "stdin": [],
         "file": ["path", "pattern"],
-        "kinesis": ["stream", "region", "endpoint", "initial_position", "at_timestamp", "app_name",
-                    "max_records", "shard_sync_interval", "poll_interval"],
+        "kinesis": KinesisOptions.keys,
     ]
 
     /// Builds a source from its declared columns and `WITH` options.
@@ -196,9 +195,10 @@ public struct SourceConfig: Sendable, Equatable {
             }
             connector = .file(FileSourceOptions(path: path, pattern: options["pattern"]))
         default:
-            var rest = options
-            for key in common { rest.removeValue(forKey: key) }
-            connector = .kinesis(rest)
+            switch KinesisOptions.parse(options) {
+            case .failure(let e): return .failure(e)
+            case .success(let k): connector = .kinesis(k)
+            }
         }
         return .success(SourceConfig(connector: connector, schema: SourceSchema(columns: columns, format: format, header: header),
                                      errorsPath: options["errors"], maxRate: maxRate))

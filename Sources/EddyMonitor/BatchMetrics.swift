@@ -22,6 +22,8 @@ public struct BatchMetrics: Sendable, Equatable {
     public var receiverPauses: Int64 = 0
     /// Records/s per receiver after backpressure, when it is on.
     public var rate: Double?
+    /// Per-shard figures, as `source/name/shard` (Kinesis: behind_ms, from MillisBehindLatest).
+    public var gauges: [String: Int64] = [:]
 
     public init(batchTime: Int64, batchID: Int64) {
         self.batchTime = batchTime
@@ -53,6 +55,14 @@ public struct BatchMetrics: Sendable, Equatable {
             "bad_records=\(badRecords)",
         ]
         if let rate { parts.append("rate=\(Int(rate))") }
+        var lag: [String: Int64] = [:]
+        for (k, v) in gauges {
+            let parts = k.split(separator: "/", maxSplits: 2)
+            if parts.count == 3 && parts[1] == "behind_ms" { lag["\(parts[0])/\(parts[2])"] = v }
+        }
+        if !lag.isEmpty {
+            parts.append("behind_ms=" + lag.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
+        }
         if !recordsPerShard.isEmpty {
             parts.append("shards=" + recordsPerShard.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
         }

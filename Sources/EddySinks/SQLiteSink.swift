@@ -8,14 +8,16 @@ import EddySQL
 final class SQLiteSink {
     let name: String
     let table: String
+    let skipApplied: Bool
     private let db: Database
     private let insert: Statement
     private let readMarker: Statement
     private let writeMarker: Statement
 
-    init(name: String, path: String, table: String, columns: [String]) throws {
+    init(name: String, path: String, table: String, columns: [String], skipApplied: Bool) throws {
         self.name = name
         self.table = table
+        self.skipApplied = skipApplied
         let dir = Files.parent(of: path)
         if dir != "." { try Files.makeDirectories(dir) }
         db = try Database(path: path)
@@ -44,7 +46,7 @@ final class SQLiteSink {
     func write(batchTime: Int64, rows: Statement) throws -> Int {
         try db.execute("BEGIN IMMEDIATE")
         do {
-            if let last = try lastBatch(), last >= batchTime {
+            if skipApplied, let last = try lastBatch(), last >= batchTime {
                 try db.execute("ROLLBACK")
                 return 0
             }

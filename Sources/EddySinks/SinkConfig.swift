@@ -15,7 +15,7 @@ public enum SinkConfig: Sendable, Equatable {
     case file(prefix: String, format: OutputFormat, emptyFiles: Bool)
     /// Rows and the batch marker in one transaction of the target database.
     case sqlite(path: String, table: String)
-    case kinesis([String: String])
+    case kinesis(stream: String, partitionKey: String, region: String?, endpoint: String?)
 
     static let specific: [String: Set<String>] = [
         "stdout": ["format"],
@@ -76,9 +76,16 @@ public enum SinkConfig: Sendable, Equatable {
             }
             return .success(.sqlite(path: path, table: table))
         default:
-            var rest = options
-            rest.removeValue(forKey: "connector")
-            return .success(.kinesis(rest))
+            guard let stream = options["stream"], !stream.isEmpty else {
+                return .failure(SinkOptionError(key: nil, "sink connector 'kinesis' needs option 'stream'"))
+            }
+            guard let key = options["partition_key"], !key.isEmpty else {
+                return .failure(SinkOptionError(key: nil, "sink connector 'kinesis' needs option 'partition_key' (the column whose value is each record's partition key)"))
+            }
+            if let e = options["endpoint"], !(e.hasPrefix("http://") || e.hasPrefix("https://")) {
+                return .failure(SinkOptionError(key: "endpoint", "endpoint must be a URL like 'http://127.0.0.1:4567'"))
+            }
+            return .success(.kinesis(stream: stream, partitionKey: key, region: options["region"], endpoint: options["endpoint"]))
         }
     }
 }

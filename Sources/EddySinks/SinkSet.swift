@@ -27,18 +27,23 @@ public final class SinkSet {
         let clear: Statement
         let file: FileSink?
         let sqlite: SQLiteSink?
-        init(spec: SinkSpec, read: Statement, clear: Statement, file: FileSink?, sqlite: SQLiteSink?) {
+        let kinesis: KinesisSink?
+        init(spec: SinkSpec, read: Statement, clear: Statement, file: FileSink?, sqlite: SQLiteSink?, kinesis: KinesisSink?) {
             self.spec = spec
             self.read = read
             self.clear = clear
             self.file = file
             self.sqlite = sqlite
+            self.kinesis = kinesis
         }
     }
 
     private let entries: [Entry]
 
-    public init(specs: [SinkSpec], database: Database) throws {
+    /// `rerunsPossible`: a checkpoint may run a batch again, so sinks skip
+    /// batches their markers say they have. Without one, batches never run
+    /// twice and every batch is written.
+    public init(specs: [SinkSpec], database: Database, rerunsPossible: Bool = false) throws {
         var entries: [Entry] = []
         for spec in specs where !spec.columns.isEmpty {
             let table = "main." + quoteIdentifier(spec.name)
@@ -46,15 +51,20 @@ public final class SinkSet {
             let clear = try database.prepare("DELETE FROM \(table)")
             var file: FileSink?
             var sqlite: SQLiteSink?
+            var kinesis: KinesisSink?
             switch spec.config {
             case .file(let prefix, let format, let emptyFiles):
                 file = FileSink(prefix: prefix, format: format, emptyFiles: emptyFiles)
             case .sqlite(let path, let tableName):
-                sqlite = try SQLiteSink(name: spec.name, path: path, table: tableName, columns: spec.columns)
-            case .stdout, .kinesis:
+                sqlite = try SQLiteSink(name: spec.name, path: path, table: tableName, columns: spec.columns,
+                                        skipApplied: rerunsPossible)
+            case .kinesis(let stream, let key, let region, let endpoint):
+                kinesis = try KinesisSink(name: spec.name, stream: stream, partitionKey: key, columns: spec.columns,
+                                          region: region, endpoint: endpoint)
+            case .stdout:
                 break
             }
-            entries.append(Entry(spec: spec, read: read, clear: clear, file: file, sqlite: sqlite))
+            entries.append(Entry(spec: spec, read: read, clear: clear, file: file, sqlite: sqlite, kinesis: kinesis))
         }
         self.entries = entries
     }
@@ -73,7 +83,7 @@ public final class SinkSet {
             case .sqlite:
                 if let sqlite = e.sqlite { total += Int64(try sqlite.write(batchTime: batchTime, rows: e.read)) }
             case .kinesis:
-                throw RuntimeError("sink \(e.spec.name): the kinesis sink connector is not built yet")
+                if let kinesis = e.kinesis { total += Int64(try kinesis.write(rows: e.read)) }
             }
             try e.clear.run()
         }

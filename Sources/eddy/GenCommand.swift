@@ -2,6 +2,7 @@ import ArgumentParser
 import EddyCore
 import EddyEngine
 import EddyIngest
+import EddyKinesis
 
 struct GenCommand: ParsableCommand, EddySubcommand {
     static let configuration = CommandConfiguration(
@@ -26,12 +27,37 @@ struct GenCommand: ParsableCommand, EddySubcommand {
     @Option(help: ArgumentHelp("Serve lines to every client that connects to HOST:PORT.", valueName: "HOST:PORT"))
     var listen: String?
 
+    @Option(help: ArgumentHelp("Put the lines into this Kinesis stream (credentials from the usual AWS places).", valueName: "STREAM"))
+    var kinesis: String?
+
+    @Option(help: ArgumentHelp("Kinesis endpoint, e.g. http://127.0.0.1:4567 for a local server.", valueName: "URL"))
+    var endpoint: String?
+
+    @Option(help: "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1).")
+    var region: String?
+
     func execute() -> ExitStatus {
         EddyLog.bootstrap(quiet: false)
         guard rate >= 0 else { return report(UsageError("--rate must be >= 0")) }
         guard words >= 1 else { return report(UsageError("--words must be at least 1")) }
         guard vocab >= 1 else { return report(UsageError("--vocab must be at least 1")) }
         let generator = LoadGenerator(rate: rate, words: words, vocab: vocab, seed: seed, count: count)
+        if endpoint != nil && kinesis == nil { return report(UsageError("--endpoint goes with --kinesis STREAM")) }
+        if let stream = kinesis {
+            if listen != nil { return report(UsageError("--kinesis and --listen cannot be used together")) }
+            var options = KinesisOptions(stream: stream)
+            options.region = region
+            options.endpoint = endpoint
+            do {
+                let client = KinesisClient(endpoint: KinesisEndpoint(region: options.resolvedRegion(), endpoint: endpoint),
+                                           credentials: try AWSCredentials.resolve())
+                let sent = try generator.toKinesis(client: client, stream: stream, stop: Signals.stop)
+                StandardError.write("eddy: gen: put \(sent) records into kinesis stream \(stream)\n")
+            } catch {
+                return report(error)
+            }
+            return .ok
+        }
         if let listen {
             switch HostPort.parse(listen) {
             case .failure(let e): return report(UsageError("--listen \(listen): \(e.message)"))

@@ -88,7 +88,7 @@ struct EddyProcess {
 
     /// Runs eddy to completion.
     static func run(_ args: [String], cwd: String? = nil, stdin: String? = nil, stdinBytes: [UInt8]? = nil,
-                    timeout: Double = 60) throws -> Result {
+                    env: [String: String] = [:], timeout: Double = 60) throws -> Result {
         var stdinPath: String?
         let holder = try TempDir()
         if let stdin {
@@ -98,7 +98,7 @@ struct EddyProcess {
             stdinPath = holder.path + "/stdin"
             _ = FileManager.default.createFile(atPath: stdinPath!, contents: Data(stdinBytes))
         }
-        let p = try EddyProcess(args, cwd: cwd, stdinPath: stdinPath)
+        let p = try EddyProcess(args, cwd: cwd, stdinPath: stdinPath, env: env)
         return try withExtendedLifetime(holder) { try p.wait(timeout: timeout) }
     }
 

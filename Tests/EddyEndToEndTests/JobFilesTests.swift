@@ -40,6 +40,14 @@ import Testing
         #expect(r.stdout == expected)
     }
 
+    @Test func kinesisWordCountOverAReplayOfShardRecords() throws {
+        let dir = EddyProcess.repoRoot + "/samples/replay/kinesis_wordcount"
+        let r = try EddyProcess.run(["run", "sql/kinesis_wordcount.sql", "--replay", dir, "--quiet"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        try expectWordCounts(r.stdout, replay: dir + "/records", transform: { $0 }, limit: 10, batchInterval: 2000)
+        #expect(r.stdout == (try String(contentsOfFile: dir + "/expected.txt", encoding: .utf8)))
+    }
+
     @Test func jsonEventsFromStdin() throws {
         let sample = EddyProcess.repoRoot + "/samples/events.jsonl"
         let text = try String(contentsOfFile: sample, encoding: .utf8)

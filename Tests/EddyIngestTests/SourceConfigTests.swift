@@ -122,9 +122,24 @@ struct SourceConfigTests {
         #expect(optionError(["connector": "file", "path": ""])?.key == nil)
     }
 
-    @Test func kinesisKeepsItsOwnOptions() throws {
-        let c = try #require(config(["connector": "kinesis", "stream": "s", "region": "eu-west-1", "format": "jsonl"], columns: columns("a")))
-        #expect(c.connector == .kinesis(["stream": "s", "region": "eu-west-1"]))
+    @Test func kinesisOptions() throws {
+        let c = try #require(config(["connector": "kinesis", "stream": "s", "region": "eu-west-1", "format": "jsonl",
+                                     "initial_position": "trim_horizon", "poll_interval": "250ms", "max_records": "500"],
+                                    columns: columns("a")))
+        var expected = KinesisOptions(stream: "s")
+        expected.region = "eu-west-1"
+        expected.initialPosition = .trimHorizon
+        expected.pollInterval = 250
+        expected.maxRecords = 500
+        #expect(c.connector == .kinesis(expected))
+        #expect(optionError(["connector": "kinesis"])?.message == "connector 'kinesis' needs option 'stream'")
+        #expect(optionError(["connector": "kinesis", "stream": "s", "initial_position": "oldest"])?.key == "initial_position")
+        #expect(optionError(["connector": "kinesis", "stream": "s", "initial_position": "at_timestamp"])?.key == "initial_position")
+        #expect(optionError(["connector": "kinesis", "stream": "s", "poll_interval": "10ms"])?.key == "poll_interval")
+        #expect(optionError(["connector": "kinesis", "stream": "s", "endpoint": "localhost:4567"])?.key == "endpoint")
+        let t = try #require(config(["connector": "kinesis", "stream": "s", "initial_position": "at_timestamp",
+                                     "at_timestamp": "2026-11-22T10:00:00Z"]))
+        #expect(t.connector == .kinesis({ var k = KinesisOptions(stream: "s"); k.initialPosition = .atTimestamp(1_795_341_600); return k }()))
     }
 
     @Test func formats() throws {

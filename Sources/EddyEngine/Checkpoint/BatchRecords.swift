@@ -86,6 +86,21 @@ extension CheckpointStore {
             offset.bind(1, Int64(source)); offset.bind(2, shard); offset.bind(3, seq)
             try offset.run()
         }
+        // Source positions (kinesis): the last one of each shard in this batch.
+        var positions: [String: (Int, String, Int64, String)] = [:]
+        for b in blocks {
+            guard let p = b.position else { continue }
+            let key = "\(b.source)\u{1}\(b.shard)"
+            if b.firstSeq >= positions[key]?.2 ?? Int64.min { positions[key] = (b.source, b.shard, b.firstSeq, p) }
+        }
+        let position = try db.prepare("""
+            INSERT INTO ckpt._eddy_offsets (source, shard, next_seq, position) VALUES (?1, ?2, ?3, ?4)
+            ON CONFLICT(source, shard) DO UPDATE SET position = excluded.position
+            """, persistent: false)
+        for (_, (source, shard, seq, p)) in positions {
+            position.bind(1, Int64(source)); position.bind(2, shard); position.bind(3, seq); position.bind(4, p)
+            try position.run()
+        }
         let marker = try db.prepare("INSERT INTO ckpt._eddy_sink_markers VALUES (?1, ?2) ON CONFLICT(sink) DO UPDATE SET batch_time = excluded.batch_time", persistent: false)
         for sink in sinks {
             marker.bind(1, sink); marker.bind(2, time)
@@ -160,6 +175,14 @@ extension CheckpointStore {
         let s = try db.prepare("SELECT source, shard, next_seq FROM ckpt._eddy_offsets", persistent: false)
         var out: [Int: [String: Int64]] = [:]
         while try s.step() { out[Int(s.int64(0)), default: [:]][s.string(1) ?? ""] = s.int64(2) }
+        return out
+    }
+
+    /// Source positions (kinesis shards) of committed batches.
+    func positions(_ db: Database) throws -> [Int: [String: String]] {
+        let s = try db.prepare("SELECT source, shard, position FROM ckpt._eddy_offsets WHERE position IS NOT NULL", persistent: false)
+        var out: [Int: [String: String]] = [:]
+        while try s.step() { out[Int(s.int64(0)), default: [:]][s.string(1) ?? ""] = s.string(2) }
         return out
     }
 

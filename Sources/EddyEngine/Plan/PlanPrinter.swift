@@ -1,6 +1,7 @@
 import EddyCore
 import EddyIngest
 import EddyJob
+import EddyKinesis
 
 /// The plan as `eddy check` prints it: what the job reads, what it defines,
 /// and when each statement runs.
@@ -114,7 +115,14 @@ public enum PlanPrinter {
         case .listen(let a, let m, let ack): return "listen \(a) (up to \(m) connections\(ack ? ", acknowledging" : ""))"
         case .stdin: return "stdin"
         case .file(let f): return "file \(f.path)\(f.pattern.map { " matching \($0)" } ?? "") (new files only)"
-        case .kinesis(let o): return "kinesis stream \(o["stream"] ?? "?")"
+        case .kinesis(let o):
+            let start: String
+            switch o.initialPosition {
+            case .trimHorizon: start = "trim_horizon"
+            case .latest: start = "latest"
+            case .atTimestamp(let t): start = "at_timestamp \(t)"
+            }
+            return "kinesis stream \(o.stream) in \(o.resolvedRegion())\(o.endpoint.map { " at \($0)" } ?? ""), new shards from \(start), app_name \(o.appName ?? "-")"
         }
     }
 

@@ -153,6 +153,11 @@ public struct Planner {
     mutating func defineSource(_ s: SourceStatement, _ db: Database) throws(JobError) {
         var options: [String: String] = [:]
         for o in s.options { options[o.key] = o.value }
+        if options["connector"]?.lowercased() == "kinesis" && options["app_name"] == nil {
+            // Like a KCL application name: keys where positions are kept without --checkpoint.
+            let base = job.path.split(separator: "/").last.map { String($0.split(separator: ".").first ?? $0) } ?? "job"
+            options["app_name"] = "\(base)-\(s.name.value)"
+        }
         let columns = s.columns.map { ColumnSpec(name: $0.name, type: $0.type) }
         let config: SourceConfig
         switch SourceConfig.parse(columns: columns, options: options) {

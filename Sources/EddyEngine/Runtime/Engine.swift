@@ -132,7 +132,11 @@ public final class Engine {
         } else if replay {
             zero = 0
         } else {
-            zero = (liveClock.now() / bi + 1) * bi - bi
+            // The first batch is the boundary after the next one: a run that
+            // stopped a moment ago labelled its last batch with the next
+            // boundary, and two runs must never share a batch time (sink files
+            // are named by it).
+            zero = (liveClock.now() / bi + 1) * bi
         }
         if let checkpoint, stored == nil { try checkpoint.storeJob(db, plan: plan, zeroTime: zero, replay: replay) }
 
@@ -170,12 +174,14 @@ public final class Engine {
 
         // Where everything resumes.
         var committedOffsets: [Int: [String: Int64]] = [:]
+        var positions: [Int: [String: String]] = [:]
         var seenFiles: [Int: [String]] = [:]
         var maxID: UInt64 = 0
         var last: (time: Int64, id: Int64)?
         var inFlight: Allocation?
         if let checkpoint {
             committedOffsets = try checkpoint.offsets(db)
+            positions = try checkpoint.positions(db)
             seenFiles = try checkpoint.seenFiles(db)
             maxID = try checkpoint.maxBlockID(db)
             last = try checkpoint.lastCommitted(db)
@@ -186,6 +192,8 @@ public final class Engine {
             maxID = max(maxID, block.id)
             let next = block.firstSeq + Int64(block.count)
             offsets[block.source, default: [:]][block.shard] = max(offsets[block.source]?[block.shard] ?? 0, next)
+            // The log is newer than the last commit: resume after what it holds.
+            if let p = block.position { positions[block.source, default: [:]][block.shard] = p }
         }
         let ids = BlockIDSource(next: maxID + 1)
         let sources = try plan.sources.map { try LiveSource(index: $0.index, name: $0.name, config: $0.config) }
@@ -200,8 +208,8 @@ public final class Engine {
             clock = VirtualClock()
             input = replayInput
         } else {
-            input = try startLive(store: store, ids: ids, sources: sources, offsets: offsets, seenFiles: seenFiles,
-                                  firstRun: stored == nil, log: log)
+            input = try startLive(store: store, ids: ids, sources: sources, offsets: offsets, positions: positions,
+                                  seenFiles: seenFiles, firstRun: stored == nil, log: log)
             clock = liveClock
         }
         let stdout = StdoutSink(format: options.format, writer: OutputWriter(fd: options.outputFD))
@@ -210,7 +218,7 @@ public final class Engine {
         do {
             sinkSet = try SinkSet(specs: plan.sinks.map { s in
                 SinkSpec(name: s.name, config: (try? SinkConfig.parse(s.options).get()) ?? .stdout(format: nil), columns: s.columns)
-            }, database: db)
+            }, database: db, rerunsPossible: checkpoint != nil)
             runner = try JobRunner(prepared: prepared, stdout: stdout, zeroTime: zero, sinks: sinkSet)
         } catch {
             input.close()
@@ -243,7 +251,8 @@ public final class Engine {
     }
 
     private func startLive(store: BlockStore, ids: BlockIDSource, sources: [LiveSource], offsets: [Int: [String: Int64]],
-                           seenFiles: [Int: [String]], firstRun: Bool, log: WriteAheadLog?) throws -> LiveInput {
+                           positions: [Int: [String: String]], seenFiles: [Int: [String]], firstRun: Bool,
+                           log: WriteAheadLog?) throws -> LiveInput {
         let tracker = ReceiverTracker()
         let maxRate = settings.maxRate
         let initial = settings.backpressure && settings.initialRate > 0 ? settings.initialRate : 0
@@ -261,7 +270,9 @@ public final class Engine {
         let env = ReceiverEnvironment(tracker: tracker, store: store, ids: ids, blockInterval: settings.blockInterval,
                                       blockMaxBytes: Int(settings.blockMaxBytes),
                                       startRate: { perSource[$0] },
-                                      firstSeq: { source, shard in offsets[source]?[shard] ?? 0 }, wal: wal)
+                                      firstSeq: { source, shard in offsets[source]?[shard] ?? 0 }, wal: wal,
+                                      position: { source, shard in positions[source]?[shard] },
+                                      checkpointed: checkpoint != nil)
         var fileSources: [FileSource] = []
         for source in sources {
             guard case .file(let fileOptions) = source.config.connector else { continue }
@@ -360,6 +371,7 @@ public final class Engine {
                 }
             }
             if let failure = c.log?.failure { throw RuntimeError(failure + "; received data up to here is safe in the checkpoint") }
+            if let failure = c.sources.compactMap(\.failure).first { throw RuntimeError(failure) }
             let started = c.clock.now()
             let blocks = try c.input.blocks(for: time, final: stopping)
             var metrics = BatchMetrics(batchTime: time, batchID: c.nextID)
@@ -389,6 +401,9 @@ public final class Engine {
             let bad = c.sources.map { $0.errors.count }
             metrics.badRecords = zip(bad, badBefore).reduce(0) { $0 + $1.0 - $1.1 }
             badBefore = bad
+            for source in c.sources {
+                for (name, value) in source.gauges { metrics.gauges["\(source.name)/\(name)"] = value }
+            }
             if settings.backpressure, let live = c.input as? LiveInput {
                 metrics.rate = adaptRates(live: live, sources: c.sources, estimators: &estimators, metrics: metrics, outcome: outcome)
             }
@@ -425,6 +440,7 @@ public final class Engine {
                                                                       blocks: blocks, sinks: sinkNames)
                                             } })
         try c.runner.stdout.endBatch()
+        for source in c.sources { try source.committed(blocks, checkpointed: checkpoint != nil) }
         if fromStore { c.input.release(blocks) }
         if let checkpoint {
             if let log = c.log {

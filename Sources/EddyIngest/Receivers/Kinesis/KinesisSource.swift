@@ -1,0 +1,240 @@
+import EddyBlocks
+import EddyCore
+import EddyKinesis
+import Logging
+
+/// A kinesis source: one receiver per shard, like a KCL worker with a record
+/// processor per shard, in one process and without DynamoDB.
+///
+/// - Shards are listed at start and every `shard_sync_interval`.
+/// - A shard starts once its parents have been read to their end (a split
+///   or merge), so the records of a key keep their order across a reshard.
+/// - A receiver resumes after its shard's position: the last record in the
+///   write-ahead log (with `--checkpoint`) or of the last committed batch
+///   (the local store, without one). `initial_position` applies only to
+///   shards with no position.
+final class KinesisSource: Sendable {
+    private struct State: Sendable {
+        var known: [String: Shard] = [:]
+        var running: Set<String> = []
+        var finished: Set<String> = []
+        var wake = false
+        /// Where each shard resumes, as far as known.
+        var positions: [String: String] = [:]
+        /// First run of this source (no position anywhere): closed shards are
+        /// skipped when reading from LATEST or a timestamp.
+        var firstRun = true
+    }
+
+    let source: LiveSource
+    let options: KinesisOptions
+    let client: KinesisClient
+    let env: ReceiverEnvironment
+    /// A shard's position from the checkpoint or the local store.
+    let lookup: @Sendable (String) -> String?
+    private let state = ConditionLock(State())
+    private let logger = Logger(label: "eddy.kinesis")
+
+    init(source: LiveSource, options: KinesisOptions, client: KinesisClient, env: ReceiverEnvironment,
+         lookup: @escaping @Sendable (String) -> String?) {
+        self.source = source
+        self.options = options
+        self.client = client
+        self.env = env
+        self.lookup = lookup
+    }
+
+    /// Lists the shards once, here, so a missing stream or refused
+    /// credentials stop the job before it starts; then keeps them in sync.
+    func start() throws(KinesisError) {
+        let shards = try client.listShards(stream: options.stream)
+        state.withLock { s in
+            for shard in shards {
+                guard let p = lookup(shard.shardId) else { continue }
+                s.positions[shard.shardId] = p
+                if p == ShardPosition.end.description { s.finished.insert(shard.shardId) }
+            }
+            s.firstRun = s.positions.isEmpty
+        }
+        logger.info("source \(source.name): kinesis stream \(options.stream) has \(shards.count) shard(s) (\(client.endpoint.url))")
+        reconcile(shards, initial: true)
+        env.tracker.launch(name: "eddy-kinesis-sync") { [self] in syncLoop() }
+    }
+
+    private func syncLoop() {
+        var attempt = 0
+        while !env.tracker.stop.isRequested {
+            // Sleep until the next sync, or until a shard finished.
+            let deadline = MonotonicTime.now() / 1_000_000 + options.shardSyncInterval
+            while !env.tracker.stop.isRequested && MonotonicTime.now() / 1_000_000 < deadline {
+                if state.withLock({ s in let w = s.wake; s.wake = false; return w }) { break }
+                _ = env.tracker.stop.wait(timeoutMs: 100)
+            }
+            if env.tracker.stop.isRequested { return }
+            do {
+                reconcile(try client.listShards(stream: options.stream), initial: false)
+                attempt = 0
+            } catch where error.isRetryable {
+                attempt += 1
+                if attempt == 1 || attempt % 10 == 0 { logger.warning("source \(source.name): listing shards: \(error); retrying") }
+            } catch {
+                source.fail("source \(source.name): listing the shards of \(options.stream): \(error)")
+                return
+            }
+        }
+    }
+
+    /// Starts every shard whose parents are done.
+    private func reconcile(_ shards: [Shard], initial: Bool) {
+        let toStart: [(Shard, KinesisClient.IteratorStart?, ShardPosition?)] = state.withLock { s in
+            for shard in shards { s.known[shard.shardId] = shard }
+            var out: [(Shard, KinesisClient.IteratorStart?, ShardPosition?)] = []
+            for shard in shards where !s.running.contains(shard.shardId) && !s.finished.contains(shard.shardId) {
+                if s.positions[shard.shardId] == nil, let p = lookup(shard.shardId) { s.positions[shard.shardId] = p }
+                let stored = s.positions[shard.shardId].flatMap(ShardPosition.init)
+                if stored == .end {
+                    s.finished.insert(shard.shardId)
+                    continue
+                }
+                let closed = shard.sequenceNumberRange?.endingSequenceNumber != nil
+                // A parent that is no longer listed has expired: nothing left to read in it.
+                let parentsDone = shard.parents.allSatisfy { s.finished.contains($0) || s.known[$0] == nil }
+                guard parentsDone else { continue }
+                let hasListedParent = shard.parents.contains { s.known[$0] != nil }
+                var start: KinesisClient.IteratorStart?
+                if stored == nil {
+                    if initial && s.firstRun && closed && options.initialPosition != .trimHorizon {
+                        // Reading from now on: a closed shard has nothing new.
+                        s.finished.insert(shard.shardId)
+                        continue
+                    }
+                    if hasListedParent || !initial {
+                        start = .trimHorizon
+                    } else {
+                        switch options.initialPosition {
+                        case .trimHorizon: start = .trimHorizon
+                        case .latest: start = .latest
+                        case .atTimestamp(let t): start = .atTimestamp(t)
+                        }
+                    }
+                }
+                s.running.insert(shard.shardId)
+                out.append((shard, start, stored))
+            }
+            return out
+        }
+        for (shard, start, stored) in toStart {
+            let ctx = source.makeContext(shard: shard.shardId, env: env)
+            let receiver = KinesisShardReceiver(ctx: ctx, source: self, shard: shard.shardId, start: start, stored: stored)
+            env.tracker.launch(name: "eddy-kinesis") { receiver.run() }
+        }
+    }
+
+    /// A receiver read its shard to the end: its children may start.
+    func shardFinished(_ shard: String) {
+        state.withLock { s in
+            s.running.remove(shard)
+            s.finished.insert(shard)
+            s.wake = true
+        }
+    }
+}
+
+/// Reads one shard: GetRecords in a loop, at most 5 calls a second, records
+/// de-aggregated and parsed into the shard's blocks.
+struct KinesisShardReceiver: Sendable {
+    let ctx: ReceiverContext
+    let source: KinesisSource
+    let shard: String
+    let start: KinesisClient.IteratorStart?
+    let stored: ShardPosition?
+
+    func run() {
+        let logger = Logger(label: "eddy.kinesis")
+        let client = source.client
+        let options = source.options
+        let stream = options.stream
+        var last: ShardPosition? = stored
+        var decoder = RecordDecoder(schema: ctx.schema)
+        var attempt = 0
+        var iterator: String?
+
+        func fail(_ error: KinesisError) {
+            source.source.fail("source \(ctx.source): shard \(shard) of \(stream): \(error)")
+        }
+        /// Where to (re)start: after the last record taken, or the starting position.
+        func freshIterator() throws(KinesisError) -> String {
+            switch last {
+            case .record(let seq, _)?: return try client.shardIterator(stream: stream, shard: shard, from: .atSequence(seq))
+            case .end?: throw .invalidRequest("shard already read to its end")
+            case nil: return try client.shardIterator(stream: stream, shard: shard, from: start ?? .trimHorizon)
+            }
+        }
+
+        if last == .end {
+            source.shardFinished(shard)
+            return
+        }
+        while !ctx.stop.isRequested {
+            guard ctx.store.awaitCapacity(stop: ctx.stop) else { return }
+            let response: GetRecordsOutput
+            do {
+                if iterator == nil { iterator = try freshIterator() }
+                response = try client.getRecords(iterator: iterator ?? "", limit: options.maxRecords)
+                attempt = 0
+            } catch let error {
+                switch error {
+                case .expiredIterator:
+                    iterator = nil
+                    continue
+                case _ where error.isRetryable:
+                    attempt += 1
+                    if attempt == 1 || attempt % 10 == 0 {
+                        logger.warning("source \(ctx.source): shard \(shard): \(error); retrying with backoff")
+                    }
+                    if ctx.stop.wait(timeoutMs: Int64(KinesisClient.backoff(attempt: attempt - 1) * 1000)) { return }
+                    continue
+                default:
+                    fail(error)
+                    return
+                }
+            }
+            var added = 0
+            if !response.records.isEmpty {
+                let now = WallClock.nowMs()
+                var position = last
+                added = ctx.generator.appendPositioned(now: now) { builder in
+                    var n = 0
+                    for record in response.records {
+                        let arrival = record.approximateArrivalTimestamp.map { Int64($0 * 1000) } ?? now
+                        for user in KPL.deaggregate(Array(record.data), partitionKey: record.partitionKey) {
+                            // After a restart inside an aggregate, skip what was already taken.
+                            if case .record(let s, let sub)? = stored, s == record.sequenceNumber, user.subSequence <= sub { continue }
+                            n += user.data.withUnsafeBytes { bytes in
+                                decoder.feed(bytes, arrival: arrival, shard: shard, errors: ctx.errors, into: &builder)
+                                    + decoder.finish(arrival: arrival, shard: shard, errors: ctx.errors, into: &builder)
+                            }
+                            position = .record(sequence: record.sequenceNumber, subSequence: user.subSequence)
+                        }
+                    }
+                    return (n, position?.description)
+                }
+                last = position
+            }
+            source.source.setGauge("behind_ms/\(shard)", response.millisBehindLatest ?? 0)
+            ctx.limiter.acquire(added, stop: ctx.stop)
+            guard let next = response.nextShardIterator, !next.isEmpty else {
+                // A closed shard read to its end: log that, then let the children start.
+                ctx.generator.finish(position: ShardPosition.end.description, now: WallClock.nowMs())
+                logger.info("source \(ctx.source): shard \(shard) is closed and read to its end")
+                source.shardFinished(shard)
+                return
+            }
+            iterator = next
+            ctx.generator.tick(now: WallClock.nowMs())
+            let behind = (response.millisBehindLatest ?? 0) > 0 && !response.records.isEmpty
+            if ctx.stop.wait(timeoutMs: behind ? 200 : options.pollInterval) { return }
+            ctx.generator.tick(now: WallClock.nowMs())
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import AsyncHTTPClient
+import EddyCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Where a stream lives: a region, and the endpoint to talk to (AWS's own,
+/// or a local Kinesis-compatible server).
+public struct KinesisEndpoint: Sendable, Equatable {
+    public var region: String
+    /// `scheme://host[:port]`.
+    public var url: String
+
+    public init(region: String, endpoint: String?) {
+        self.region = region
+        var url = endpoint ?? "https://kinesis.\(region).amazonaws.com"
+        while url.hasSuffix("/") { url.removeLast() }
+        self.url = url
+    }
+
+    /// The Host header as sent (and signed): with its port when one is given.
+    var host: String {
+        var rest = Substring(url)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        return String(rest)
+    }
+}
+
+/// A synchronous client for Kinesis's JSON API, for receiver threads and
+/// sinks. Requests are signed with SigV4 and sent over AsyncHTTPClient's
+/// shared client; every call blocks until it is answered or times out.
+public final class KinesisClient: Sendable {
+    public let endpoint: KinesisEndpoint
+    public let credentials: AWSCredentials
+    public let timeoutSeconds: Int64
+
+    public init(endpoint: KinesisEndpoint, credentials: AWSCredentials, timeoutSeconds: Int64 = 30) {
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// One API call. Errors come back classified (see KinesisError).
+    func call<Input: Encodable, Output: Decodable>(_ operation: String, _ input: Input,
+                                                   as output: Output.Type) throws(KinesisError) -> Output {
+        let body: [UInt8]
+        do {
+            body = Array(try KinesisCoding.encoder.encode(input))
+        } catch {
+            throw .invalidRequest("cannot encode \(operation): \(error)")
+        }
+        let bytes = try send(operation, body)
+        do {
+            return try KinesisCoding.decoder().decode(Output.self, from: Data(bytes))
+        } catch {
+            throw .malformedResponse("\(operation) answered with \(bytes.count) bytes that are not its JSON: \(Self.preview(bytes))")
+        }
+    }
+
+    /// Sends a signed request and returns the body of a 200 answer.
+    func send(_ operation: String, _ body: [UInt8]) throws(KinesisError) -> [UInt8] {
+        let headers = SigV4.sign(method: "POST", host: endpoint.host, path: "/",
+                                 headers: [("content-type", "application/x-amz-json-1.1"),
+                                           ("x-amz-target", "Kinesis_20131202.\(operation)")],
+                                 body: body, region: endpoint.region, service: "kinesis",
+                                 credentials: credentials, date: WallClock.nowMs())
+        let response: HTTPClient.Response
+        do {
+            var request = try HTTPClient.Request(url: endpoint.url + "/", method: .POST)
+            for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+            request.body = .bytes(body)
+            response = try HTTPClient.shared.execute(request: request, deadline: .now() + .seconds(timeoutSeconds)).wait()
+        } catch {
+            throw .transport("\(operation) to \(endpoint.url): \(error)")
+        }
+        let bytes = response.body.map { Array($0.readableBytesView) } ?? []
+        let status = Int(response.status.code)
+        if status == 200 { return bytes }
+        if let e = try? JSONDecoder().decode(ErrorBody.self, from: Data(bytes)), let type = e.type {
+            throw KinesisError.from(type: type, message: e.message ?? e.messageUpper ?? "", status: status)
+        }
+        if let type = response.headers.first(name: "x-amzn-ErrorType") {
+            throw KinesisError.from(type: type, message: "", status: status)
+        }
+        if status == 403 { throw .credentials("AWS refused the credentials (HTTP 403 to \(operation))") }
+        if status >= 500 { throw .server("HTTP \(status) to \(operation)") }
+        throw .malformedResponse("HTTP \(status) to \(operation): \(Self.preview(bytes))")
+    }
+
+    static func preview(_ bytes: [UInt8]) -> String {
+        let text = String(decoding: bytes.prefix(160), as: UTF8.self)
+        return "'" + text.replacingOccurrences(of: "\n", with: " ") + (bytes.count > 160 ? "…'" : "'")
+    }
+
+    // MARK: operations
+
+    /// Every shard of the stream, following NextToken pages (sent alone, as
+    /// AWS requires).
+    public func listShards(stream: String) throws(KinesisError) -> [Shard] {
+        var shards: [Shard] = []
+        var token: String?
+        repeat {
+            let input = token == nil ? ListShardsInput(streamName: stream, nextToken: nil, maxResults: 1000)
+                                      : ListShardsInput(streamName: nil, nextToken: token, maxResults: 1000)
+            let page = try call("ListShards", input, as: ListShardsOutput.self)
+            shards += page.shards
+            token = page.nextToken
+        } while token != nil
+        return shards
+    }
+
+    public enum IteratorStart: Sendable, Equatable {
+        case trimHorizon
+        case latest
+        case atTimestamp(Double)
+        case atSequence(String)
+        case afterSequence(String)
+    }
+
+    public func shardIterator(stream: String, shard: String, from start: IteratorStart) throws(KinesisError) -> String {
+        var input = GetShardIteratorInput(streamName: stream, shardId: shard, shardIteratorType: "TRIM_HORIZON")
+        switch start {
+        case .trimHorizon: break
+        case .latest: input.shardIteratorType = "LATEST"
+        case .atTimestamp(let t):
+            input.shardIteratorType = "AT_TIMESTAMP"
+            input.timestamp = t
+        case .atSequence(let s):
+            input.shardIteratorType = "AT_SEQUENCE_NUMBER"
+            input.startingSequenceNumber = s
+        case .afterSequence(let s):
+            input.shardIteratorType = "AFTER_SEQUENCE_NUMBER"
+            input.startingSequenceNumber = s
+        }
+        return try call("GetShardIterator", input, as: GetShardIteratorOutput.self).shardIterator
+    }
+
+    public func getRecords(iterator: String, limit: Int) throws(KinesisError) -> GetRecordsOutput {
+        try call("GetRecords", GetRecordsInput(shardIterator: iterator, limit: limit), as: GetRecordsOutput.self)
+    }
+
+    public func putRecords(stream: String, records: [PutRecordsEntry]) throws(KinesisError) -> PutRecordsOutput {
+        let out = try call("PutRecords", PutRecordsInput(streamName: stream, records: records), as: PutRecordsOutput.self)
+        guard out.records.count == records.count else {
+            throw .malformedResponse("PutRecords answered for \(out.records.count) of \(records.count) records")
+        }
+        return out
+    }
+
+    public func splitShard(stream: String, shard: String, newStartingHashKey: String) throws(KinesisError) {
+        _ = try send("SplitShard", Self.json(["StreamName": stream, "ShardToSplit": shard, "NewStartingHashKey": newStartingHashKey]))
+    }
+
+    public func mergeShards(stream: String, shard: String, adjacent: String) throws(KinesisError) {
+        _ = try send("MergeShards", Self.json(["StreamName": stream, "ShardToMerge": shard, "AdjacentShardToMerge": adjacent]))
+    }
+
+    public func deleteStream(_ name: String) throws(KinesisError) {
+        _ = try send("DeleteStream", Self.json(["StreamName": name]))
+    }
+
+    static func json(_ fields: [String: String]) -> [UInt8] {
+        Array((try? JSONEncoder().encode(fields)) ?? Data("{}".utf8))
+    }
+
+    public func createStream(_ name: String, shards: Int) throws(KinesisError) {
+        _ = try send("CreateStream", Array((try? KinesisCoding.encoder.encode(CreateStreamInput(streamName: name, shardCount: shards))) ?? Data()))
+    }
+
+    /// Seconds to wait before retry `attempt` (0-based): exponential with full
+    /// jitter, 100 ms doubling up to 5 s.
+    public static func backoff(attempt: Int) -> Double {
+        let cap = min(5.0, 0.1 * pow(2.0, Double(min(attempt, 10))))
+        return Double.random(in: cap / 2...cap)
+    }
+}
