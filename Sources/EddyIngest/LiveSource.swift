@@ -135,7 +135,7 @@ public final class LiveSource: Sendable {
             } catch {
                 throw RuntimeError("source \(name): \(error)")
             }
-            let client = KinesisClient(endpoint: KinesisEndpoint(region: options.resolvedRegion(), endpoint: options.endpoint),
+            let client = KinesisClient(endpoint: KinesisEndpoint(region: options.resolvedRegion(), endpoint: options.resolvedEndpoint()),
                                        credentials: credentials)
             let lookup: @Sendable (String) -> String?
             if env.checkpointed {

@@ -19,6 +19,14 @@ public struct KinesisEndpoint: Sendable, Equatable {
         self.url = url
     }
 
+    /// AWS's standard variables for a different endpoint (a local server).
+    public static func fromEnvironment(_ env: [String: String]) -> String? {
+        for key in ["AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"] {
+            if let v = env[key], !v.isEmpty { return v }
+        }
+        return nil
+    }
+
     /// The Host header as sent (and signed): with its port when one is given.
     var host: String {
         var rest = Substring(url)

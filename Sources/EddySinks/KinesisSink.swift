@@ -21,7 +21,7 @@ final class KinesisSink {
         keyColumn = index
         let env = ProcessEnvironment.all()
         let resolvedRegion = region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"] ?? "us-east-1"
-        let client = KinesisClient(endpoint: KinesisEndpoint(region: resolvedRegion, endpoint: endpoint),
+        let client = KinesisClient(endpoint: KinesisEndpoint(region: resolvedRegion, endpoint: endpoint ?? KinesisEndpoint.fromEnvironment(env)),
                                    credentials: try AWSCredentials.resolve())
         writer = KinesisWriter(client: client, stream: stream)
     }

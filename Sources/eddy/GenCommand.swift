@@ -43,13 +43,14 @@ struct GenCommand: ParsableCommand, EddySubcommand {
         guard vocab >= 1 else { return report(UsageError("--vocab must be at least 1")) }
         let generator = LoadGenerator(rate: rate, words: words, vocab: vocab, seed: seed, count: count)
         if endpoint != nil && kinesis == nil { return report(UsageError("--endpoint goes with --kinesis STREAM")) }
+        if region != nil && kinesis == nil { return report(UsageError("--region goes with --kinesis STREAM")) }
         if let stream = kinesis {
             if listen != nil { return report(UsageError("--kinesis and --listen cannot be used together")) }
             var options = KinesisOptions(stream: stream)
             options.region = region
             options.endpoint = endpoint
             do {
-                let client = KinesisClient(endpoint: KinesisEndpoint(region: options.resolvedRegion(), endpoint: endpoint),
+                let client = KinesisClient(endpoint: KinesisEndpoint(region: options.resolvedRegion(), endpoint: options.resolvedEndpoint()),
                                            credentials: try AWSCredentials.resolve())
                 let sent = try generator.toKinesis(client: client, stream: stream, stop: Signals.stop)
                 StandardError.write("eddy: gen: put \(sent) records into kinesis stream \(stream)\n")

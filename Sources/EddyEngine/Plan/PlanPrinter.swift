@@ -122,7 +122,7 @@ public enum PlanPrinter {
             case .latest: start = "latest"
             case .atTimestamp(let t): start = "at_timestamp \(t)"
             }
-            return "kinesis stream \(o.stream) in \(o.resolvedRegion())\(o.endpoint.map { " at \($0)" } ?? ""), new shards from \(start), app_name \(o.appName ?? "-")"
+            return "kinesis stream \(o.stream) in \(o.resolvedRegion())\(o.resolvedEndpoint().map { " at \($0)" } ?? ""), new shards from \(start), app_name \(o.appName ?? "-")"
         }
     }
 

@@ -95,6 +95,12 @@ public struct KinesisOptions: Sendable, Equatable {
         return Double(timegm(&tm)) + (s - Double(Int32(s)))
     }
 
+    /// The `endpoint` option, else AWS's standard `AWS_ENDPOINT_URL_KINESIS`
+    /// or `AWS_ENDPOINT_URL`, else nil (AWS itself).
+    public func resolvedEndpoint(_ env: [String: String] = ProcessEnvironment.all()) -> String? {
+        endpoint ?? KinesisEndpoint.fromEnvironment(env)
+    }
+
     public func resolvedRegion(_ env: [String: String] = ProcessEnvironment.all()) -> String {
         region ?? env["AWS_REGION"].flatMap { $0.isEmpty ? nil : $0 } ?? env["AWS_DEFAULT_REGION"].flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
     }
