@@ -6,20 +6,36 @@ import Glibc
 
 /// A Kinesis-compatible server on 127.0.0.1 for the tests: moto's server
 /// (PyPI `moto[server]`), through scripts/moto_kinesis_ext.py, which gives
-/// AWS's documented reshard behaviour and injectable faults. Started by the
-/// tests and stopped when the test process ends.
+/// AWS's documented reshard behaviour and injectable faults. `.ci/run`
+/// starts one and names its port in `EDDY_MOTO_PORT`; without it (a plain
+/// `scripts/test.sh`), the tests start their own. Servers the tests start are
+/// stopped when the test process ends.
 final class MotoServer: @unchecked Sendable {
-    let process = Process()
+    let process: Process?
     let port: UInt16
     var url: String { "http://127.0.0.1:\(port)" }
     let auth: Bool
 
     static let credentials = AWSCredentials(accessKeyID: "AKIAEDDYTEST00000001", secretAccessKey: "eddy/test+secret")
 
-    static let shared: MotoServer? = try? MotoServer(auth: false)
+    static let shared: MotoServer? = {
+        if let text = ProcessInfo.processInfo.environment["EDDY_MOTO_PORT"], let port = UInt16(text) {
+            return MotoServer(running: port)
+        }
+        return try? MotoServer(auth: false)
+    }()
+
+    /// One that is already running (started by `.ci/run`).
+    init(running port: UInt16) {
+        self.port = port
+        auth = false
+        process = nil
+    }
 
     init(auth: Bool) throws {
         self.auth = auth
+        let process = Process()
+        self.process = process
         let out = NSTemporaryDirectory() + "eddy-moto-\(getpid())-\(auth ? "auth" : "open").out"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -45,7 +61,7 @@ final class MotoServer: @unchecked Sendable {
         port = found
     }
 
-    deinit { if process.isRunning { process.terminate() } }
+    deinit { if let process, process.isRunning { process.terminate() } }
 
     var client: KinesisClient {
         KinesisClient(endpoint: KinesisEndpoint(region: "us-east-1", endpoint: url), credentials: Self.credentials)
