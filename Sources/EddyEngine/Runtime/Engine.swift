@@ -354,6 +354,8 @@ public final class Engine {
         var batchesRun = 0
         var stopping = false
         var watchdogStarted = false
+        let finished = StopSignal()
+        defer { _ = finished.request() }
         var badBefore = c.sources.map { $0.errors.count }
         // A replay resumed after it already ran to its end has nothing left to do.
         if options.replayDir != nil && c.input.ended(after: c.nextTime - bi) { return .finished }
@@ -367,7 +369,7 @@ public final class Engine {
                 c.input.stopReceiving()
                 if stop.isRequested && !watchdogStarted {
                     watchdogStarted = true
-                    startStopWatchdog()
+                    startStopWatchdog(finished: finished)
                 }
             }
             if let failure = c.log?.failure { throw RuntimeError(failure + "; received data up to here is safe in the checkpoint") }
@@ -461,12 +463,15 @@ public final class Engine {
     /// After a stop request, `stop_timeout` bounds how long finishing may
     /// take. With a checkpoint nothing is lost by leaving early: what was
     /// received is in its log.
-    private func startStopWatchdog() {
+    ///
+    /// The watchdog stands down once the loop has ended (`finished`): an
+    /// engine that stopped in time must not take its host process with it
+    /// later, as it would an in-process test that goes on running.
+    private func startStopWatchdog(finished: StopSignal) {
         let timeout = settings.stopTimeout
         let safe = checkpoint != nil
         startThread(name: "eddy-stop-timer") {
-            let never = StopSignal()
-            _ = never.wait(timeoutMs: timeout)
+            if finished.wait(timeoutMs: timeout) { return }
             StandardError.write("eddy: stop_timeout (\(Units.formatDuration(timeout))) passed before the last batch finished; exiting\(safe ? " (what was received is in the checkpoint's log)" : "")\n")
             _exit(safe ? ExitStatus.ok.rawValue : ExitStatus.runtime.rawValue)
         }
