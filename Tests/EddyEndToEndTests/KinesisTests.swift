@@ -178,6 +178,38 @@ import Testing
         #expect(bad.stderr.contains("unexpected answer from Kinesis") && bad.stderr.contains("GetRecords"), "\(bad.stderr)")
     }
 
+    /// Iterators that expire between polls (moto's TTL cut to 0.5 s, polls
+    /// 1.2 s apart): each fresh iterator starts AT the last record taken,
+    /// which must not be taken twice.
+    @Test func expiredIteratorsAreReplacedWithoutDuplicates() throws {
+        let short = try MotoServer(auth: false, environment: ["EDDY_MOTO_ITERATOR_TTL": "0.5"])
+        let stream = "eddy-ttl"
+        try short.client.createStream(stream, shards: 1)
+        let writer = KinesisWriter(client: short.client, stream: stream)
+        for i in 0..<30 { try writer.add(data: Array("\(i),k".utf8), partitionKey: "k\(i)") }
+        try writer.flush()
+        let dir = try TempDir()
+        try dir.write("job.sql", """
+            SET batch_interval = '300ms';
+            CREATE SOURCE ev (id INTEGER, k TEXT) WITH (connector = 'kinesis', stream = '\(stream)', endpoint = '\(short.url)',
+              format = 'csv', initial_position = 'trim_horizon', poll_interval = '1200ms');
+            CREATE SINK rows WITH (connector = 'sqlite', path = '\(dir.path)/sink.db', table = 'rows');
+            INSERT INTO rows SELECT id FROM ev;
+            """)
+        let eddy = try EddyProcess(["run", dir.path + "/job.sql", "--quiet"], env: env(dir.path + "/state"))
+        #expect(eventually(timeout: 60) { sinkIDs(dir.path + "/sink.db").count >= 30 })
+        for i in 30..<60 { try writer.add(data: Array("\(i),k".utf8), partitionKey: "k\(i)") }
+        try writer.flush()
+        #expect(eventually(timeout: 60) { sinkIDs(dir.path + "/sink.db").count >= 60 })
+        sleep(4) // a few more expired iterators over the same last record
+        eddy.signal(SIGTERM)
+        let r = try eddy.wait(timeout: 60)
+        #expect(r.status == 0, "\(r.stderr)")
+        let ids = sinkIDs(dir.path + "/sink.db")
+        #expect(Set(ids.keys) == Set(0..<60))
+        #expect(ids.values.allSatisfy { $0 == 1 }, "every record once: \(ids.filter { $0.value != 1 })")
+    }
+
     @Test func badCredentialsAreAClearErrorWithoutTheSecret() throws {
         let secure = try MotoServer(auth: true)
         let stream = "eddy-auth"

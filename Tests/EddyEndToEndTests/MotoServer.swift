@@ -32,10 +32,14 @@ final class MotoServer: @unchecked Sendable {
         process = nil
     }
 
-    init(auth: Bool) throws {
+    /// `environment`: settings of moto_kinesis_ext.py, such as `EDDY_MOTO_ITERATOR_TTL`.
+    init(auth: Bool, environment: [String: String] = [:]) throws {
         self.auth = auth
         let process = Process()
         self.process = process
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = NSTemporaryDirectory() + "eddy-moto-\(getpid())-\(auth ? "auth" : "open").out"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

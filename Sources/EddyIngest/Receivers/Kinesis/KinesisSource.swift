@@ -203,13 +203,17 @@ struct KinesisShardReceiver: Sendable {
             if !response.records.isEmpty {
                 let now = WallClock.nowMs()
                 var position = last
+                // Where this read resumes: a fresh iterator (at start, or after
+                // ExpiredIterator) starts AT the last record taken.
+                let resume = last
                 added = ctx.generator.appendPositioned(now: now) { builder in
                     var n = 0
                     for record in response.records {
                         let arrival = record.approximateArrivalTimestamp.map { Int64($0 * 1000) } ?? now
                         for user in KPL.deaggregate(Array(record.data), partitionKey: record.partitionKey) {
-                            // After a restart inside an aggregate, skip what was already taken.
-                            if case .record(let s, let sub)? = stored, s == record.sequenceNumber, user.subSequence <= sub { continue }
+                            // What a fresh iterator gives again (the last record taken, or the
+                            // part of an aggregate already taken) is skipped.
+                            if case .record(let s, let sub)? = resume, s == record.sequenceNumber, user.subSequence <= sub { continue }
                             n += user.data.withUnsafeBytes { bytes in
                                 decoder.feed(bytes, arrival: arrival, shard: shard, errors: ctx.errors, into: &builder)
                                     + decoder.finish(arrival: arrival, shard: shard, errors: ctx.errors, into: &builder)
