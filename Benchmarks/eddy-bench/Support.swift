@@ -95,6 +95,14 @@ enum Bench {
         StdoutSink(format: .csv, writer: OutputWriter(fd: open("/dev/null", O_WRONLY)))
     }
 
+    /// CPU seconds this process has used so far, user + system, all threads.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// Resident memory of this process, MB.
     static func rssMB() -> Double {
         guard let text = try? Files.readAll("/proc/self/status") else { return 0 }

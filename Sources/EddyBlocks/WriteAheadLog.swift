@@ -37,6 +37,8 @@ public final class WriteAheadLog: Sendable {
         var fd: Int32 = -1
         var size: Int64 = 0
         var dirty = false
+        /// fsyncs of segment data so far (not of the directory).
+        var syncs = 0
         /// Block ids still needed, per segment.
         var live: [Int: Set<UInt64>] = [:]
         var bytes: [Int: Int64] = [:]
@@ -128,6 +130,7 @@ public final class WriteAheadLog: Sendable {
                     s.failed = "cannot write the write-ahead log: \(error)"
                     throw error
                 }
+                s.syncs += 1
             } else {
                 s.dirty = true
             }
@@ -142,15 +145,27 @@ public final class WriteAheadLog: Sendable {
         try state.withLock { s throws in
             guard s.dirty, s.fd >= 0, sync != .off else { return }
             guard fsync(s.fd) == 0 else { throw Files.IOError(path: path(s.segment), operation: "fsync", code: errno) }
+            s.syncs += 1
             s.dirty = false
         }
     }
 
+    /// How many times segment data was fsynced: once per append with
+    /// `wal_sync = 'block'`, at most once per `syncNow` (per batch) with
+    /// `'interval'`, never with `'off'`; plus once when a segment with
+    /// unsynced appends is closed or rolled (`'interval'` only).
+    public var syncCount: Int { state.withLock { $0.syncs } }
+
+    /// Closing a segment: what `wal_sync` left unsynced is synced now.
+    private func finishSegment(_ s: inout State) {
+        if sync != .off && s.dirty && fsync(s.fd) == 0 { s.syncs += 1 }
+        s.dirty = false
+        Glibc.close(s.fd)
+        s.fd = -1
+    }
+
     private func roll(_ s: inout State) throws {
-        if s.fd >= 0 {
-            if sync != .off { fsync(s.fd) }
-            Glibc.close(s.fd)
-        }
+        if s.fd >= 0 { finishSegment(&s) }
         s.segment = max(s.segment, segments().last ?? 0) + 1
         let p = path(s.segment)
         let fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -292,11 +307,7 @@ public final class WriteAheadLog: Sendable {
 
     public func close() {
         state.withLock { s in
-            if s.fd >= 0 {
-                if sync != .off { fsync(s.fd) }
-                Glibc.close(s.fd)
-                s.fd = -1
-            }
+            if s.fd >= 0 { finishSegment(&s) }
         }
     }
 

@@ -150,6 +150,10 @@ public final class Engine {
         } else {
             spill = ((try? Files.makeTempDirectory(prefix: "eddy-spill")) ?? "/tmp/eddy-spill-\(getpid())", true)
         }
+        // A private spill dir is the store's to remove at close; until the
+        // store is handed over in the context, a failed set-up removes it here.
+        var handedOver = false
+        defer { if spill.owned && !handedOver { Files.removeTree(spill.dir) } }
 
         // The write-ahead log, for what receivers take in.
         var log: WriteAheadLog?
@@ -247,6 +251,7 @@ public final class Engine {
                 throw error
             }
         }
+        handedOver = true
         return context
     }
 

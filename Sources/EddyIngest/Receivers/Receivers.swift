@@ -3,6 +3,27 @@ import EddyCore
 import Glibc
 import Logging
 
+/// How long the `socket` receiver waits before it tries again: 100 ms after
+/// the first failed attempt, doubling with each further one up to 5 s, and
+/// back to 100 ms once a connection is made.
+struct ReconnectBackoff: Sendable {
+    static let initialMs: Int64 = 100
+    static let maxMs: Int64 = 5000
+
+    /// The wait before the next attempt.
+    private(set) var delayMs: Int64 = initialMs
+
+    /// An attempt failed: returns the wait before the next one, and doubles it for the one after.
+    mutating func failed() -> Int64 {
+        let delay = delayMs
+        delayMs = min(delayMs * 2, Self.maxMs)
+        return delay
+    }
+
+    /// A connection was made: the next wait is short again.
+    mutating func connected() { delayMs = Self.initialMs }
+}
+
 /// `socket`: a TCP client per address that reads pushed lines, like Spark's
 /// socketTextStream, but reconnecting with backoff instead of giving up.
 enum SocketReceiver {
@@ -10,22 +31,22 @@ enum SocketReceiver {
         let logger = Logger(label: "eddy.socket")
         let acks = ack ? Acknowledger() : nil
         if let acks { ctx.generator.onSealed { acks.sealed(through: $0) } }
-        var backoffMs: Int64 = 100
+        var backoff = ReconnectBackoff()
         var failures = 0
         while !ctx.stop.isRequested {
             switch TCPSocket.connect(to: address) {
             case .failure(let error):
                 failures += 1
+                let delay = backoff.failed()
                 // Say it the first time and then now and again, not on every retry.
                 if failures == 1 || failures % 20 == 0 {
-                    logger.warning("source \(ctx.source): \(error.message); retrying every \(Units.formatDuration(backoffMs)) or so")
+                    logger.warning("source \(ctx.source): \(error.message); retrying every \(Units.formatDuration(delay)) or so")
                 }
-                if ctx.stop.wait(timeoutMs: backoffMs) { return }
-                backoffMs = min(backoffMs * 2, 5000)
+                if ctx.stop.wait(timeoutMs: delay) { return }
             case .success(let socket):
                 logger.info("source \(ctx.source): connected to \(address)")
                 failures = 0
-                backoffMs = 100
+                backoff.connected()
                 acks?.attach(socket, start: ctx.generator.appendSeq)
                 var decoder = RecordDecoder(schema: ctx.schema)
                 let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
@@ -38,7 +59,7 @@ enum SocketReceiver {
                 case .eof: logger.warning("source \(ctx.source): \(address) closed the connection; reconnecting")
                 case .failed(let code): logger.warning("source \(ctx.source): reading \(address) failed: \(String(cString: strerror(code))); reconnecting")
                 }
-                if ctx.stop.wait(timeoutMs: backoffMs) { return }
+                if ctx.stop.wait(timeoutMs: backoff.delayMs) { return }
             }
         }
     }
