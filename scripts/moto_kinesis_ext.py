@@ -24,6 +24,17 @@ What changes versus stock moto (all by monkeypatching moto.kinesis):
       {"op": ..., "raw": "<body>", "status": 200} answers with that body instead (malformed responses).
       op "PutRecords.record" fails individual PutRecords entries (partial failure).
     EDDY_MOTO_GETRECORDS_TPS=<n> enforces n GetRecords calls per second per shard.
+  * ListShards pages hold at most EDDY_MOTO_LISTSHARDS_PAGE shards (default 1000), so
+    paging can be tested with a few shards.
+  * Stats: GET /_eddy/stats?stream=NAME gives {"calls": {op: n}, "records_read": n} for
+    that stream (records GetRecords handed out, and "records_put": PutRecords entries
+    received, failed ones included); DELETE /_eddy/stats resets them.
+
+The AWS documentation followed for resharding:
+  https://docs.aws.amazon.com/streams/latest/dev/kinesis-using-sdk-java-after-resharding.html
+  https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html (ChildShards,
+  NextShardIterator null once a closed shard is read to its end)
+  https://docs.aws.amazon.com/kinesis/latest/APIReference/API_ListShards.html
   * Unsigned Kinesis requests are routed to Kinesis (stock moto sends them to S3);
     with --auth, moto's XML 403 auth errors are rewritten as Kinesis-style JSON.
 """
@@ -49,6 +60,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 ITERATOR_TTL = float(os.environ.get("EDDY_MOTO_ITERATOR_TTL", "300"))
 TOKEN_TTL = float(os.environ.get("EDDY_MOTO_NEXTTOKEN_TTL", "300"))
 GETRECORDS_TPS = int(os.environ.get("EDDY_MOTO_GETRECORDS_TPS", "0"))
+LISTSHARDS_PAGE = int(os.environ.get("EDDY_MOTO_LISTSHARDS_PAGE", "1000"))
 DEFAULT_REGION = os.environ.get("EDDY_MOTO_REGION", "us-east-1")
 TARGET_PREFIX = "Kinesis_20131202."
 
@@ -247,6 +259,7 @@ def _get_records(self, stream_arn, shard_iterator, limit):
                        f"Rate exceeded for shard {shard.shard_id} in stream {stream.stream_name} under account {self.account_id}.")
         q.append(now)
     records, last, mbl = shard.get_records(it["p"], limit)
+    STATS.read(stream.stream_name, len(records))
     child_shards = None
     drained = not any(seq > last for seq in shard.records)
     if not shard.is_open and drained:
@@ -277,6 +290,7 @@ def _put_records(self, stream_arn, stream_name, records):
     stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     if len(records) > 500:
         raise km.TooManyRecords
+    STATS.put(stream.stream_name, len(records))
     sizes = [len(base64.b64decode(r.get("Data", ""))) + len(r.get("PartitionKey", "")) for r in records]
     if sum(sizes) > 5 * 1024 * 1024:
         raise km.TotalRecordsSizeExceedsLimit
@@ -318,7 +332,7 @@ def _resp_list_shards(self):
         after = excl
     if not (1 <= int(max_results) <= 10000):
         raise InvalidArgumentError("MaxResults must be between 1 and 10000.")
-    max_results = min(int(max_results), 1000)
+    max_results = min(int(max_results), 1000, LISTSHARDS_PAGE)
     stream = self.kinesis_backend.describe_stream(stream_arn=arn, stream_name=name)
     shards = sorted(stream.shards.values(), key=lambda s: s.shard_id)
     if filt:
@@ -367,6 +381,39 @@ class _Faults:
 FAULTS = _Faults()
 
 
+class _Stats:
+    """Calls per operation and records handed out, per stream."""
+    def __init__(self):
+        self.calls, self.records, self.puts = collections.Counter(), collections.Counter(), collections.Counter()
+        self.lock = threading.Lock()
+
+    def call(self, op, stream):
+        with self.lock:
+            self.calls[(stream, op)] += 1
+
+    def read(self, stream, n):
+        with self.lock:
+            self.records[stream] += n
+
+    def put(self, stream, n):
+        with self.lock:
+            self.puts[stream] += n
+
+    def of(self, stream):
+        with self.lock:
+            return {"calls": {op: n for (s, op), n in self.calls.items() if s == stream},
+                    "records_read": self.records[stream], "records_put": self.puts[stream]}
+
+    def reset(self):
+        with self.lock:
+            self.calls.clear()
+            self.records.clear()
+            self.puts.clear()
+
+
+STATS = _Stats()
+
+
 def apply_patches():
     km.Shard.__init__ = _shard_init
     km.Shard.put_record = _shard_put_record
@@ -411,6 +458,8 @@ class Front:
         environ["wsgi.input"] = io.BytesIO(body)
         if path.startswith("/_eddy/faults"):
             return self._faults(environ, start_response, body)
+        if path.startswith("/_eddy/stats"):
+            return self._stats(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.startswith(TARGET_PREFIX):
             with BIG_LOCK:
@@ -433,6 +482,12 @@ class Front:
                 shard, stream = it["h"], it["s"]
             except Exception:
                 pass
+        if stream is None and req.get("NextToken"):
+            try:
+                stream = _dec(req["NextToken"], "NextToken")["s"]
+            except Exception:
+                pass
+        STATS.call(op, stream)
         rule = FAULTS.take(op, shard, stream)
         if rule and "raw" in rule:
             # A malformed answer: whatever body the test asks for.
@@ -463,6 +518,16 @@ class Front:
                 return _json_reply(start_response, 400, etype, msg)
         start_response(status, captured["headers"])
         return chunks
+
+    def _stats(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "DELETE":
+            STATS.reset()
+            out = b"{}"
+        else:
+            query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+            out = json.dumps(STATS.of(query.get("stream"))).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+        return [out]
 
     def _faults(self, environ, start_response, body):
         method = environ["REQUEST_METHOD"]

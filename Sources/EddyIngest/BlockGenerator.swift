@@ -37,7 +37,7 @@ public final class BlockGenerator: Sendable {
         var finished = false
         /// Where the source stands after the last record appended.
         var position: String?
-        /// Seal even when empty, to log `position` (the end of a shard).
+        /// Seal even when empty, to log `position` (see `mark`).
         var marker = false
     }
 
@@ -126,8 +126,9 @@ public final class BlockGenerator: Sendable {
     public func onSealed(_ listener: (@Sendable (Int64) -> Void)?) { sealedListener.withLock { $0 = listener } }
 
     /// Seals what is left with `position`, even if nothing is, so the log
-    /// and the checkpoint learn where the source ended (a closed shard).
-    public func finish(position: String, now: Int64) {
+    /// and the checkpoint learn where the source stands with no record to
+    /// carry it: the end of a closed shard, or where a shard began reading.
+    public func mark(position: String, now: Int64) {
         state.withLock { s in
             s.position = position
             s.marker = true

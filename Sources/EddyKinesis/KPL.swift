@@ -152,14 +152,25 @@ public enum SequenceNumber {
 }
 
 /// Where a shard is read up to: a Kinesis sequence number and the sub-sequence
-/// number of the last user record taken from it, or the end of a closed
-/// shard. Kept in blocks (so the log knows it) and in checkpoints.
+/// number of the last user record taken from it, the end of a closed shard,
+/// or, for a shard that started from LATEST or a timestamp and has taken no
+/// record yet, the time it started reading from. Kept in blocks (so the log
+/// knows it) and in checkpoints.
 public enum ShardPosition: Sendable, Equatable, CustomStringConvertible {
     case record(sequence: String, subSequence: Int)
     case end
+    /// Nothing taken yet; reading starts at records that arrived at or after
+    /// this time (milliseconds since the epoch). Without it, a restart would
+    /// apply LATEST again and skip what was put while eddy was down.
+    case since(ms: Int64)
 
     public init?(_ text: String) {
         if text == "END" { self = .end; return }
+        if text.hasPrefix("SINCE:") {
+            guard let ms = Int64(text.dropFirst(6)), ms >= 0 else { return nil }
+            self = .since(ms: ms)
+            return
+        }
         let parts = text.split(separator: ":")
         guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy(\.isNumber), let sub = Int(parts[1]) else { return nil }
         self = .record(sequence: String(parts[0]), subSequence: sub)
@@ -168,6 +179,7 @@ public enum ShardPosition: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .end: return "END"
+        case .since(let ms): return "SINCE:\(ms)"
         case .record(let s, let sub): return "\(s):\(sub)"
         }
     }

@@ -177,8 +177,9 @@ public final class KinesisClient: Sendable {
         _ = try send("CreateStream", Array((try? KinesisCoding.encoder.encode(CreateStreamInput(streamName: name, shardCount: shards))) ?? Data()))
     }
 
-    /// Seconds to wait before retry `attempt` (0-based): exponential with full
-    /// jitter, 100 ms doubling up to 5 s.
+    /// Seconds to wait before retry `attempt` (0-based): the cap doubles from
+    /// 100 ms up to 5 s, and the wait is random between half the cap and the
+    /// cap ("equal jitter"), so throttled shards do not retry in step.
     public static func backoff(attempt: Int) -> Double {
         let cap = min(5.0, 0.1 * pow(2.0, Double(min(attempt, 10))))
         return Double.random(in: cap / 2...cap)

@@ -7,40 +7,11 @@ import Testing
 
 /// The kinesis connector, sink and producer against a real Kinesis-compatible
 /// server on 127.0.0.1 (moto, see MotoServer), a fresh stream per test.
-@Suite(.serialized) struct KinesisTests {
+@Suite(.serialized) struct KinesisTests: KinesisTesting {
     let moto: MotoServer
 
     init() throws {
         moto = try #require(MotoServer.shared, "moto_server did not start: is moto[server] installed? (scripts/setup.sh installs it)")
-    }
-
-    func env(_ state: String) -> [String: String] {
-        ["AWS_ACCESS_KEY_ID": MotoServer.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": MotoServer.credentials.secretAccessKey,
-         "AWS_REGION": "us-east-1", "EDDY_STATE_DIR": state]
-    }
-
-    func put(_ stream: String, _ records: [(key: String, text: String)]) throws {
-        let writer = KinesisWriter(client: moto.client, stream: stream)
-        for r in records { try writer.add(data: Array(r.text.utf8), partitionKey: r.key) }
-        try writer.flush()
-    }
-
-    /// `id,key,n` rows of the sink, as a multiset of ids.
-    func sinkIDs(_ db: String) -> [Int: Int] {
-        guard let d = try? Database(path: db, readOnly: true), let s = try? d.prepare("SELECT id FROM rows", persistent: false) else { return [:] }
-        var out: [Int: Int] = [:]
-        while (try? s.step()) == true { out[Int(s.int64(0)), default: 0] += 1 }
-        return out
-    }
-
-    func job(_ dir: TempDir, stream: String, start: String, extra: String = "") throws -> String {
-        try dir.write("job.sql", """
-            SET batch_interval = '300ms';
-            CREATE SOURCE ev (id INTEGER, k TEXT) WITH (connector = 'kinesis', stream = '\(stream)', endpoint = '\(moto.url)',
-              format = 'csv', initial_position = '\(start)', poll_interval = '200ms', shard_sync_interval = '1s'\(extra));
-            CREATE SINK rows WITH (connector = 'sqlite', path = '\(dir.path)/sink.db', table = 'rows');
-            INSERT INTO rows SELECT id, k, batch_time() AS t, _shard AS shard, rowid AS r FROM ev;
-            """)
     }
 
     @Test func fourShardsAHundredThousandRecordsExactCountsPerKey() throws {
@@ -93,6 +64,7 @@ import Testing
         let r = try first.wait(timeout: 60)
         #expect(r.status == 0, "\(r.stderr)")
         // MillisBehindLatest, per shard, on every metrics line.
+        #expect(!metricsLines(r.stderr).isEmpty)
         #expect(metricsLines(r.stderr).allSatisfy { ($0["behind_ms"] ?? "").contains("ev/shardId-000000000001:") })
         let ids = sinkIDs(dir.path + "/sink.db")
         #expect(ids.values.allSatisfy { $0 == 1 }, "a record was counted twice")
@@ -265,16 +237,8 @@ import Testing
         let ids = sinkIDs(dir.path + "/sink.db")
         #expect(ids.count == next && ids.values.allSatisfy { $0 == 1 })
         // In eddy's order (batch, then load order), each key's ids rise.
+        #expect(try outOfOrderPerKey(dir.path + "/sink.db") == 0)
         let d = try Database(path: dir.path + "/sink.db", readOnly: true)
-        let s = try d.prepare("SELECT k, id FROM rows ORDER BY t, r", persistent: false)
-        var lastPerKey: [String: Int64] = [:]
-        var disorder = 0
-        while try s.step() {
-            let k = s.string(0) ?? ""
-            if let l = lastPerKey[k], s.int64(1) < l { disorder += 1 }
-            lastPerKey[k] = s.int64(1)
-        }
-        #expect(disorder == 0)
         #expect(try d.scalar("SELECT count(DISTINCT shard) FROM rows") == .integer(5))
     }
 

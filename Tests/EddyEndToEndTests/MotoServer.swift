@@ -80,19 +80,37 @@ final class MotoServer: @unchecked Sendable {
 
     /// Fault rules (see scripts/moto_kinesis_ext.py), as a JSON list.
     func faults(_ json: String) throws {
+        let answer = try request("POST", "/_eddy/faults", body: json)
+        guard answer.status == 200 else { throw TestFailure("fault rule refused: \(answer.body)") }
+    }
+
+    /// What the server did for one stream: calls per operation, and the
+    /// records GetRecords handed out and PutRecords entries received.
+    func stats(_ stream: String) throws -> (calls: [String: Int], recordsRead: Int, recordsPut: Int) {
+        let answer = try request("GET", "/_eddy/stats?stream=\(stream)")
+        guard answer.status == 200, let obj = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any] else {
+            throw TestFailure("stats: \(answer.body)")
+        }
+        return ((obj["calls"] as? [String: Int]) ?? [:], obj["records_read"] as? Int ?? -1, obj["records_put"] as? Int ?? -1)
+    }
+
+    private func request(_ method: String, _ path: String, body json: String = "") throws -> (status: Int, body: String) {
         guard let socket = try? TCPSocket.connect(to: HostPort(host: "127.0.0.1", port: port)).get() else {
             throw TestFailure("cannot reach moto")
         }
         let body = Array(json.utf8)
-        let head = "POST /_eddy/faults HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         _ = (Array(head.utf8) + body).withUnsafeBytes { socket.writeAll($0) }
         var buffer = [UInt8](repeating: 0, count: 4096)
-        var answer = ""
+        var answer: [UInt8] = []
         while case .data(let n) = buffer.withUnsafeMutableBytes({ socket.read(into: $0, timeoutMs: 5000) }) {
-            answer += String(decoding: buffer[0..<n], as: UTF8.self)
+            answer += buffer[0..<n]
         }
         socket.close()
-        guard answer.hasPrefix("HTTP/1.1 200") || answer.hasPrefix("HTTP/1.0 200") else { throw TestFailure("fault rule refused: \(answer)") }
+        let text = String(decoding: answer, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let content = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        return (status, content)
     }
 
     /// Every record in the stream, read with our client.

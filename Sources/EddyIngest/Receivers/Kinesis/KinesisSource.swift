@@ -22,8 +22,11 @@ final class KinesisSource: Sendable {
         /// Where each shard resumes, as far as known.
         var positions: [String: String] = [:]
         /// First run of this source (no position anywhere): closed shards are
-        /// skipped when reading from LATEST or a timestamp.
+        /// skipped when reading from LATEST.
         var firstRun = true
+        /// Closed shards skipped on a first run from LATEST: their children
+        /// start from LATEST too, not from their trim horizon.
+        var skipped: Set<String> = []
     }
 
     let source: LiveSource
@@ -47,7 +50,7 @@ final class KinesisSource: Sendable {
     /// Lists the shards once, here, so a missing stream or refused
     /// credentials stop the job before it starts; then keeps them in sync.
     func start() throws(KinesisError) {
-        let shards = try client.listShards(stream: options.stream)
+        let shards = try listShardsAtStart()
         state.withLock { s in
             for shard in shards {
                 guard let p = lookup(shard.shardId) else { continue }
@@ -59,6 +62,22 @@ final class KinesisSource: Sendable {
         logger.info("source \(source.name): kinesis stream \(options.stream) has \(shards.count) shard(s) (\(client.endpoint.url))")
         reconcile(shards, initial: true)
         env.tracker.launch(name: "eddy-kinesis-sync") { [self] in syncLoop() }
+    }
+
+    /// A throttle or a dropped connection at start is retried with backoff,
+    /// as later listings are; what cannot heal (a missing stream, refused
+    /// credentials) fails at once.
+    private func listShardsAtStart(attempts: Int = 7) throws(KinesisError) -> [Shard] {
+        var attempt = 0
+        while true {
+            do {
+                return try client.listShards(stream: options.stream)
+            } catch where error.isRetryable && attempt + 1 < attempts && !env.tracker.stop.isRequested {
+                attempt += 1
+                logger.warning("source \(source.name): listing the shards of \(options.stream): \(error); retrying with backoff")
+                if env.tracker.stop.wait(timeoutMs: Int64(KinesisClient.backoff(attempt: attempt - 1) * 1000)) { throw error }
+            }
+        }
     }
 
     private func syncLoop() {
@@ -86,6 +105,7 @@ final class KinesisSource: Sendable {
 
     /// Starts every shard whose parents are done.
     private func reconcile(_ shards: [Shard], initial: Bool) {
+        var skippedNow: [String] = []
         let toStart: [(Shard, KinesisClient.IteratorStart?, ShardPosition?)] = state.withLock { s in
             for shard in shards { s.known[shard.shardId] = shard }
             var out: [(Shard, KinesisClient.IteratorStart?, ShardPosition?)] = []
@@ -100,28 +120,35 @@ final class KinesisSource: Sendable {
                 // A parent that is no longer listed has expired: nothing left to read in it.
                 let parentsDone = shard.parents.allSatisfy { s.finished.contains($0) || s.known[$0] == nil }
                 guard parentsDone else { continue }
-                let hasListedParent = shard.parents.contains { s.known[$0] != nil }
+                // Parents read in this run (not skipped, still listed): the
+                // shard continues them from its first record.
+                let continuesReadParent = shard.parents.contains { s.known[$0] != nil && !s.skipped.contains($0) }
                 var start: KinesisClient.IteratorStart?
                 if stored == nil {
-                    if initial && s.firstRun && closed && options.initialPosition != .trimHorizon {
+                    switch options.initialPosition {
+                    case .latest where s.firstRun && closed:
                         // Reading from now on: a closed shard has nothing new.
+                        // Its END is logged, so a restart does not read it.
                         s.finished.insert(shard.shardId)
+                        s.skipped.insert(shard.shardId)
+                        skippedNow.append(shard.shardId)
                         continue
-                    }
-                    if hasListedParent || !initial {
+                    case .latest:
+                        start = continuesReadParent || (!initial && shard.parents.isEmpty) ? .trimHorizon : .latest
+                    case .atTimestamp(let t):
+                        // Open or closed, parent or child: what arrived from t on.
+                        start = .atTimestamp(t)
+                    case .trimHorizon:
                         start = .trimHorizon
-                    } else {
-                        switch options.initialPosition {
-                        case .trimHorizon: start = .trimHorizon
-                        case .latest: start = .latest
-                        case .atTimestamp(let t): start = .atTimestamp(t)
-                        }
                     }
                 }
                 s.running.insert(shard.shardId)
                 out.append((shard, start, stored))
             }
             return out
+        }
+        for shard in skippedNow {
+            source.makeContext(shard: shard, env: env).generator.mark(position: ShardPosition.end.description, now: WallClock.nowMs())
         }
         for (shard, start, stored) in toStart {
             let ctx = source.makeContext(shard: shard.shardId, env: env)
@@ -143,6 +170,10 @@ final class KinesisSource: Sendable {
 /// Reads one shard: GetRecords in a loop, at most 5 calls a second, records
 /// de-aggregated and parsed into the shard's blocks.
 struct KinesisShardReceiver: Sendable {
+    /// How far before its first start a LATEST shard that has taken nothing
+    /// resumes after a restart: covers clock skew between eddy and Kinesis.
+    static let clockSkewMarginMs: Int64 = 1000
+
     let ctx: ReceiverContext
     let source: KinesisSource
     let shard: String
@@ -167,7 +198,25 @@ struct KinesisShardReceiver: Sendable {
             switch last {
             case .record(let seq, _)?: return try client.shardIterator(stream: stream, shard: shard, from: .atSequence(seq))
             case .end?: throw .invalidRequest("shard already read to its end")
-            case nil: return try client.shardIterator(stream: stream, shard: shard, from: start ?? .trimHorizon)
+            case .since(let ms)?: return try client.shardIterator(stream: stream, shard: shard, from: .atTimestamp(Double(ms) / 1000))
+            case nil:
+                let from = start ?? .trimHorizon
+                let since: Int64?
+                switch from {
+                // LATEST is "from now": the clock is read before asking, less
+                // a margin for skew against the server's clock.
+                case .latest: since = WallClock.nowMs() - KinesisShardReceiver.clockSkewMarginMs
+                case .atTimestamp(let t): since = Int64((t * 1000).rounded(.down))
+                default: since = nil
+                }
+                let iterator = try client.shardIterator(stream: stream, shard: shard, from: from)
+                if let since {
+                    // Logged with the next batch: a restart before any record
+                    // arrives resumes from here rather than from LATEST again.
+                    last = .since(ms: max(0, since))
+                    ctx.generator.mark(position: ShardPosition.since(ms: max(0, since)).description, now: WallClock.nowMs())
+                }
+                return iterator
             }
         }
 
@@ -229,7 +278,7 @@ struct KinesisShardReceiver: Sendable {
             ctx.limiter.acquire(added, stop: ctx.stop)
             guard let next = response.nextShardIterator, !next.isEmpty else {
                 // A closed shard read to its end: log that, then let the children start.
-                ctx.generator.finish(position: ShardPosition.end.description, now: WallClock.nowMs())
+                ctx.generator.mark(position: ShardPosition.end.description, now: WallClock.nowMs())
                 logger.info("source \(ctx.source): shard \(shard) is closed and read to its end")
                 source.shardFinished(shard)
                 return
