@@ -96,9 +96,13 @@ enum Bench {
     }
 
     /// CPU seconds this process has used so far, user + system, all threads.
-    static func cpuSeconds() -> Double {
+    /// CPU seconds (user + system) of the whole process, or with
+    /// `thread: true` of the calling thread only (RUSAGE_THREAD).
+    static func cpuSeconds(thread: Bool = false) -> Double {
         var usage = rusage()
-        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        // RUSAGE_THREAD (1) is only declared under _GNU_SOURCE, which Glibc's module does not set.
+        let rusageThread: Int32 = 1
+        guard getrusage(thread ? rusageThread : RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }

@@ -19,6 +19,10 @@ public struct BatchMetrics: Sendable, Equatable {
     public var storeDiskBytes: Int64 = 0
     public var spilledBlocks: Int64 = 0
     public var readBackBlocks: Int64 = 0
+    /// The engine thread's time on blocks rather than SQL: cutting the batch
+    /// (sealing each shard's open block), reading spilled blocks back, and
+    /// LZ4 decompression. It shows what the block store costs the batch.
+    public var blockMs: Double = 0
     public var receiverPauses: Int64 = 0
     /// Records/s per receiver after backpressure, when it is on.
     public var rate: Double?
@@ -50,6 +54,7 @@ public struct BatchMetrics: Sendable, Equatable {
             "store_disk=\(storeDiskBytes)",
             "spilled=\(spilledBlocks)",
             "read_back=\(readBackBlocks)",
+            "block_ms=\(Self.fixed(blockMs))",
             "pauses=\(receiverPauses)",
             "out_rows=\(outputRows)",
             "bad_records=\(badRecords)",

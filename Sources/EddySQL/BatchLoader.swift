@@ -1,5 +1,6 @@
 import CSQLite
 import EddyBlocks
+import EddyCore
 
 /// Loads blocks into a source's table through one INSERT prepared once and
 /// reused for every row of every batch. Text is bound straight out of the
@@ -9,6 +10,9 @@ public final class BatchLoader {
     public let valueCount: Int
     /// Decompressed records of the block being loaded; reused across blocks.
     private var buffer: [UInt8] = []
+    /// Time spent decompressing so far, so the engine can tell what reading
+    /// blocks costs apart from what SQLite costs (`block_read_ms`).
+    public private(set) var decompressNanos: Int64 = 0
 
     /// `valueCount` values per record, then `_shard`, `_seq`, `_arrival_ms`.
     public init(database: Database, table: String, valueCount: Int) throws(SQLiteError) {
@@ -25,7 +29,9 @@ public final class BatchLoader {
         guard block.columns == valueCount else {
             throw BlockError.corrupt("block \(block.id) has \(block.columns) values per record, table expects \(valueCount)")
         }
+        let t0 = MonotonicTime.now()
         try LZ4.decompress(payload, rawBytes: block.rawBytes, into: &buffer)
+        decompressNanos += MonotonicTime.now() - t0
         let shard = Array(block.shard.utf8)
         let stmt = insert
         let n = valueCount

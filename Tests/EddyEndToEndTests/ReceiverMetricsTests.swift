@@ -62,6 +62,9 @@ import Testing
             let disk = try #require(Self.int(m, "store_disk"), "batch \(batch)")
             let spilled = try #require(Self.int(m, "spilled"), "batch \(batch)")
             let readBack = try #require(Self.int(m, "read_back"), "batch \(batch)")
+            // The engine's time on blocks: a duration, never negative.
+            let blockMs = try #require(m["block_ms"].flatMap { Double($0) }, "batch \(batch): \(m)")
+            #expect(blockMs >= 0, "batch \(batch): \(m)")
             totalRecords += records
 
             // Records per shard add up to the batch's records.

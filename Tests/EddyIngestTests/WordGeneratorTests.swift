@@ -35,6 +35,25 @@ struct WordGeneratorTests {
         #expect(lines.count >= 95)
     }
 
+    /// The guide only shortens the search: every draw is the word a binary
+    /// search of the whole vocabulary picks, so lines stay what they were.
+    @Test("the guide draws what a full search draws", arguments: [1, 2, 10, 1000, 70_000])
+    func guideMatchesFullSearch(size: Int) {
+        let g = WordGenerator(vocabulary: size, wordsPerLine: 1, seed: 0)
+        var state: UInt64 = 12345
+        var probes: [UInt64] = [0, 1, 0xFFFF_FFFF, 1 << 20, (1 << 20) - 1, 0xFFF0_0000]
+        for _ in 0..<50_000 {
+            state = WordGenerator.mix(state)
+            probes.append(state & 0xFFFF_FFFF)
+        }
+        let cumulative = g.cumulativeWeights
+        var mismatches = 0
+        for u in probes where g.draw(u) != WordGenerator.search(cumulative, u, in: 0, cumulative.count - 1) {
+            mismatches += 1
+        }
+        #expect(mismatches == 0, "\(mismatches) of \(probes.count) draws differ from the full search")
+    }
+
     @Test("words per line are exact", arguments: [1, 2, 8, 33])
     func wordsPerLine(n: Int) {
         let g = WordGenerator(vocabulary: 500, wordsPerLine: n, seed: 3)

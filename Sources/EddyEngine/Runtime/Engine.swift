@@ -380,7 +380,9 @@ public final class Engine {
             if let failure = c.log?.failure { throw RuntimeError(failure + "; received data up to here is safe in the checkpoint") }
             if let failure = c.sources.compactMap(\.failure).first { throw RuntimeError(failure) }
             let started = c.clock.now()
+            let cut = MonotonicTime.now()
             let blocks = try c.input.blocks(for: time, final: stopping)
+            let cutMs = MonotonicTime.millisSince(cut)
             var metrics = BatchMetrics(batchTime: time, batchID: c.nextID)
             metrics.schedulingDelayMs = max(0, started - time)
             let t0 = MonotonicTime.now()
@@ -393,18 +395,8 @@ public final class Engine {
             }
             metrics.processingMs = MonotonicTime.millisSince(t0)
             metrics.totalDelayMs = metrics.schedulingDelayMs + Int64(metrics.processingMs.rounded())
-            metrics.records = outcome.records
-            metrics.recordsPerShard = outcome.recordsPerShard
-            metrics.outputRows = outcome.outputRows
-            metrics.blocks = blocks.count
-            metrics.rawBytes = blocks.reduce(0) { $0 + Int64($1.rawBytes) }
-            metrics.compressedBytes = blocks.reduce(0) { $0 + Int64($1.payloadBytes) }
-            let stats = c.input.store.stats
-            metrics.storeMemoryBytes = stats.memoryBytes
-            metrics.storeDiskBytes = stats.diskBytes + (c.log?.liveBytes ?? 0)
-            metrics.spilledBlocks = stats.spilledBlocks
-            metrics.readBackBlocks = stats.readBackBlocks
-            metrics.receiverPauses = stats.receiverPauses
+            metrics.add(outcome, blocks: blocks, cutMs: cutMs)
+            metrics.add(c.input.store.stats, logBytes: c.log?.liveBytes ?? 0)
             let bad = c.sources.map { $0.errors.count }
             metrics.badRecords = zip(bad, badBefore).reduce(0) { $0 + $1.0 - $1.1 }
             badBefore = bad

@@ -50,6 +50,9 @@ public final class JobRunner {
         public var outputRows: Int64 = 0
         /// Statements that ran (were due).
         public var statementsRun: Int = 0
+        /// Getting the batch's blocks ready to bind: reading spilled ones
+        /// back and LZ4 decompression.
+        public var blockReadMs: Double = 0
     }
 
     /// Loads and runs the batch at `time`. `payload` gives a block's
@@ -66,12 +69,19 @@ public final class JobRunner {
         try begin.run()
         do {
             for clear in clearSources { try clear.run() }
+            let decompressed = loaders.reduce(0) { $0 + $1.decompressNanos }
+            var fetchNanos: Int64 = 0
             for block in blocks {
                 guard block.source >= 0 && block.source < loaders.count else { continue }
-                let rows = try loaders[block.source].load(block, payload: try payload(block))
+                let t0 = MonotonicTime.now()
+                let compressed = try payload(block)
+                fetchNanos += MonotonicTime.now() - t0
+                let rows = try loaders[block.source].load(block, payload: compressed)
                 outcome.records += Int64(rows)
                 outcome.recordsPerShard["\(plan.sources[block.source].name)/\(block.shard)", default: 0] += Int64(rows)
             }
+            let decompressNanos = loaders.reduce(0) { $0 + $1.decompressNanos } - decompressed
+            outcome.blockReadMs = Double(fetchNanos + decompressNanos) / 1_000_000
             try runSteps(time: time, outcome: &outcome, statements: true)
             outcome.outputRows += try sinks.deliver(batchTime: time, database: db, stdout: stdout)
             try beforeCommit?(db)

@@ -7,8 +7,15 @@ public struct WordGenerator: Sendable {
     public let seed: UInt64
     private let words: [UInt8]
     private let offsets: [Int]
-    /// Cumulative weights scaled to 2^32, for sampling by binary search.
+    /// Cumulative weights scaled to 2^32: word i is drawn for u in
+    /// [cumulative[i-1], cumulative[i]).
     private let cumulative: [UInt64]
+    /// For each of the 4096 slices of u's range, the word drawn at the slice's
+    /// start; one more entry holds the last word. A draw in slice b searches
+    /// only guide[b]...guide[b + 1], mostly a word or two, rather than the
+    /// whole vocabulary: sampling was most of the generator receiver's CPU.
+    private let guide: [Int32]
+    private static let guideShift: UInt64 = 20
 
     public init(vocabulary: Int, wordsPerLine: Int, seed: UInt64) {
         self.wordsPerLine = max(1, wordsPerLine)
@@ -29,7 +36,31 @@ public struct WordGenerator: Sendable {
             total += w
             weights.append(total)
         }
-        cumulative = weights.map { UInt64($0 / total * 4_294_967_296.0) }
+        let cumulative = weights.map { UInt64($0 / total * 4_294_967_296.0) }
+        self.cumulative = cumulative
+        guide = (0..<(1 << (32 - Self.guideShift))).map { slice in
+            Int32(Self.search(cumulative, UInt64(slice) << Self.guideShift, in: 0, cumulative.count - 1))
+        } + [Int32(cumulative.count - 1)]
+    }
+
+    /// The word drawn for `u`: the first whose cumulative weight is above it
+    /// (the last word if none is), searching indices lo...hi, which hold it.
+    static func search(_ cumulative: [UInt64], _ u: UInt64, in lo: Int, _ hi: Int) -> Int {
+        var lo = lo
+        var hi = hi
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if cumulative[mid] > u { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
+    }
+
+    var cumulativeWeights: [UInt64] { cumulative }
+
+    /// The word drawn for `u` (below 2^32), found through the guide.
+    func draw(_ u: UInt64) -> Int {
+        let slice = Int(u >> Self.guideShift)
+        return Self.search(cumulative, u, in: Int(guide[slice]), Int(guide[slice + 1]))
     }
 
     /// Common English words first, so the frequent words of a Zipf stream look
@@ -70,15 +101,9 @@ public struct WordGenerator: Sendable {
                              &+ UInt64(bitPattern: seq) &* 0xBF58_476D_1CE4_E5B9)
         for w in 0..<wordsPerLine {
             state = Self.mix(state &+ 0x9E37_79B9_7F4A_7C15)
-            let u = state & 0xFFFF_FFFF
-            var lo = 0
-            var hi = cumulative.count - 1
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if cumulative[mid] > u { hi = mid } else { lo = mid + 1 }
-            }
+            let i = draw(state & 0xFFFF_FFFF)
             if w > 0 { out.append(UInt8(ascii: " ")) }
-            out.append(contentsOf: words[offsets[lo]..<offsets[lo + 1]])
+            out.append(contentsOf: words[offsets[i]..<offsets[i + 1]])
         }
     }
 
