@@ -103,7 +103,9 @@ public struct WordGenerator: Sendable {
             state = Self.mix(state &+ 0x9E37_79B9_7F4A_7C15)
             let i = draw(state & 0xFFFF_FFFF)
             if w > 0 { out.append(UInt8(ascii: " ")) }
-            out.append(contentsOf: words[offsets[i]..<offsets[i + 1]])
+            // Byte by byte: words are a few bytes long, shorter than what a
+            // memmove call is worth.
+            for k in offsets[i]..<offsets[i + 1] { out.append(words[k]) }
         }
     }
 
