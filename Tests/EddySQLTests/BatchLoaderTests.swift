@@ -48,6 +48,24 @@ struct BatchLoaderTests {
         ])
     }
 
+    /// `decompressNanos` feeds `block_ms`: it grows with every block loaded
+    /// and never counts an empty one.
+    @Test func decompressionTimeAddsUpPerBlock() throws {
+        let loader = try BatchLoader(database: db, table: "src", valueCount: 4)
+        #expect(loader.decompressNanos == 0)
+        let block = sampleBlock()
+        try loader.load(block, payload: block.payload)
+        let once = loader.decompressNanos
+        #expect(once > 0)
+        try loader.load(block, payload: block.payload)
+        #expect(loader.decompressNanos > once)
+        var empty = BlockBuilder(columns: 4)
+        let nothing = empty.seal(id: 6, source: 0, shard: "s", firstSeq: 0, sealTime: 0)
+        let before = loader.decompressNanos
+        try loader.load(nothing, payload: nothing.payload)
+        #expect(loader.decompressNanos == before)
+    }
+
     @Test func loaderIsReusedAcrossBlocks() throws {
         let loader = try BatchLoader(database: db, table: "src", valueCount: 4)
         let first = sampleBlock(firstSeq: 0)
