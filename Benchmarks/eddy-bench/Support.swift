@@ -95,9 +95,8 @@ enum Bench {
         StdoutSink(format: .csv, writer: OutputWriter(fd: open("/dev/null", O_WRONLY)))
     }
 
-    /// CPU seconds this process has used so far, user + system, all threads.
-    /// CPU seconds (user + system) of the whole process, or with
-    /// `thread: true` of the calling thread only (RUSAGE_THREAD).
+    /// CPU seconds used so far (user + system) by the whole process, or with
+    /// `thread: true` by the calling thread only (RUSAGE_THREAD).
     static func cpuSeconds(thread: Bool = false) -> Double {
         var usage = rusage()
         // RUSAGE_THREAD (1) is only declared under _GNU_SOURCE, which Glibc's module does not set.

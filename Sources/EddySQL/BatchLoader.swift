@@ -11,7 +11,7 @@ public final class BatchLoader {
     /// Decompressed records of the block being loaded; reused across blocks.
     private var buffer: [UInt8] = []
     /// Time spent decompressing so far, so the engine can tell what reading
-    /// blocks costs apart from what SQLite costs (`block_read_ms`).
+    /// blocks costs apart from what SQLite costs (`block_ms`).
     public private(set) var decompressNanos: Int64 = 0
 
     /// `valueCount` values per record, then `_shard`, `_seq`, `_arrival_ms`.

@@ -55,6 +55,7 @@ public struct WordGenerator: Sendable {
         return lo
     }
 
+    /// For tests, which check `draw` against a full search.
     var cumulativeWeights: [UInt64] { cumulative }
 
     /// The word drawn for `u` (below 2^32), found through the guide.
