@@ -31,7 +31,7 @@ enum EndToEndBench {
 
     static func run() {
         let rounds = 5
-        say("== e2e: generator receivers (\(CoreBench.linesPerBatch / 1000)k lines/s in all) → per-batch word count, 1 s batches; each 10 s live run is paired with a SQL-only run on the same volume, median of \(rounds) rounds ==")
+        say("== e2e: generator receivers (\(CoreBench.linesPerBatch / 1000)k lines/s in all) → per-batch word count, 1 s batches; each 10 s live run is paired with the mean of SQL-only runs on the same volume just before and after it, median of \(rounds) rounds ==")
         let sqlOnlyLines = Bench.lines(batches: 5, perBatch: CoreBench.linesPerBatch)
         let configs: [(String, Int, [(String, String)])] = [
             ("1 shard", 1, []), ("2 shards", 2, []), ("4 shards", 4, []),
@@ -44,11 +44,20 @@ enum EndToEndBench {
             var cpuRatios: [Double] = [], cpuRates: [Double] = [], sqlCPURates: [Double] = []
             var shares: [Double] = [], sharesWithoutMaking: [Double] = []
             var last: Measured?
+            // SQL-only runs before and after each live run, averaged, so that
+            // the machine's drift over the round weighs on both sides alike.
+            func sqlOnly() -> (seconds: Double, cpu: Double) {
+                let cpu0 = Bench.cpuSeconds()
+                let seconds = CoreBench.bareSQLite(sqlOnlyLines)
+                return (seconds, Bench.cpuSeconds() - cpu0)
+            }
+            var before = sqlOnly()
             for _ in 0..<rounds {
                 guard let m = measure(sql: job(shards: shards), overrides: overrides) else { return }
-                let cpu0 = Bench.cpuSeconds()
-                let sqlSeconds = CoreBench.bareSQLite(sqlOnlyLines)
-                let sqlCPU = Bench.cpuSeconds() - cpu0
+                let after = sqlOnly()
+                let sqlSeconds = (before.seconds + after.seconds) / 2
+                let sqlCPU = (before.cpu + after.cpu) / 2
+                before = after
                 let sqlRate = Double(5 * CoreBench.linesPerBatch) / sqlSeconds
                 let sqlCPURate = Double(5 * CoreBench.linesPerBatch) / max(sqlCPU, 1e-9)
                 ratios.append(m.busyRate / sqlRate)
