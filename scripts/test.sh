@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite: unit tests per module and
-# end-to-end tests that run the built binary against real sockets, files,
-# SQLite databases and a local Kinesis-compatible server (moto_server).
+# end-to-end tests that run the release binary (what users run; some bugs exist
+# only at -O) against real sockets, files, SQLite databases and a local
+# Kinesis-compatible server (moto_server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/lint.sh
+swift build -c release --product eddy
 swift build --build-tests
-swift test --skip-build
+EDDY_BINARY="$PWD/.build/release/eddy" swift test --skip-build "$@"

@@ -196,10 +196,10 @@ public final class WriteAheadLog: Sendable {
         guard bytes.count == location.length else {
             throw BlockError.corrupt("\(Self.name(location.segment)) ends before the block at offset \(location.offset)")
         }
-        guard let (block, _) = try Self.decodeRecord(bytes, at: 0) else {
+        guard let record = try Self.decodeRecord(bytes, at: 0) else {
             throw BlockError.corrupt("\(Self.name(location.segment)): bad record at offset \(location.offset)")
         }
-        return block
+        return record.block
     }
 
     /// Scans every segment, oldest first. Intact blocks are returned; a torn
@@ -220,13 +220,13 @@ public final class WriteAheadLog: Sendable {
             var ids: Set<UInt64> = []
             while offset < bytes.count {
                 do {
-                    guard let (block, length) = try Self.decodeRecord(bytes, at: offset, payload: false) else {
+                    guard let record = try Self.decodeRecord(bytes, at: offset, payload: false) else {
                         problems.append("\(Self.name(segment)): torn record at byte \(offset) (\(bytes.count - offset) bytes); skipped")
                         break
                     }
-                    blocks.append((block, Location(segment: segment, offset: Int64(offset), length: length)))
-                    ids.insert(block.id)
-                    offset += length
+                    blocks.append((record.block, Location(segment: segment, offset: Int64(offset), length: record.length)))
+                    ids.insert(record.block.id)
+                    offset += record.length
                 } catch {
                     problems.append("\(Self.name(segment)): corrupt record at byte \(offset): \(error); it and the rest of the segment are skipped")
                     break
@@ -393,11 +393,20 @@ public final class WriteAheadLog: Sendable {
         }
     }
 
+    /// A record decoded from a segment: its block and how many bytes it
+    /// takes. A named type, not a tuple: Swift 6.3.1 at -O miscompiles
+    /// `guard let (a, b) = optionalTuple` for a tuple holding a `Block`
+    /// (scripts/lint.sh keeps that shape out of the code).
+    struct DecodedRecord {
+        var block: Block
+        var length: Int
+    }
+
     /// The record at `offset`: nil when it is cut short (a torn tail), an
     /// error when it is complete but wrong. The checksum is checked in place;
     /// without `payload` only the block's header is decoded (recovery keeps
     /// metadata and reads payloads back when their batch runs).
-    static func decodeRecord(_ bytes: [UInt8], at offset: Int, payload: Bool = true) throws(BlockError) -> (Block, Int)? {
+    static func decodeRecord(_ bytes: [UInt8], at offset: Int, payload: Bool = true) throws(BlockError) -> DecodedRecord? {
         guard bytes.count - offset >= headerSize else { return nil }
         guard get32(bytes, offset) == magic else { throw BlockError.corrupt("bad record marker") }
         let length = Int(get32(bytes, offset + 4))
@@ -409,12 +418,12 @@ public final class WriteAheadLog: Sendable {
             throw BlockError.corrupt("checksum mismatch")
         }
         if payload {
-            return (try decode(Array(bytes[start..<(start + length)])), headerSize + length)
+            return DecodedRecord(block: try decode(Array(bytes[start..<(start + length)])), length: headerSize + length)
         }
         // Header only: decode a prefix, then forget the payload but keep its size.
         let prefix = Array(bytes[start..<min(start + length, start + 1024)])
         var block = try decode(prefix, headerOnly: true)
         block.payloadBytes = length - block.payloadBytes
-        return (block, headerSize + length)
+        return DecodedRecord(block: block, length: headerSize + length)
     }
 }

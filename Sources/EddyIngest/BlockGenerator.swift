@@ -150,9 +150,17 @@ public final class BlockGenerator: Sendable {
         t >= 0 ? t - t % blockInterval : t - ((t % blockInterval) + blockInterval) % blockInterval
     }
 
+    /// What `seal` takes out of the state under its lock.
+    private struct Cut {
+        var builder: BlockBuilder
+        var firstSeq: Int64
+        var label: Int64
+        var position: String?
+    }
+
     private func seal(label requested: Int64) {
         sealing.withLock { _ in
-            let cut: (BlockBuilder, Int64, Int64, String?)? = state.withLock { s in
+            let taken: Cut? = state.withLock { s in
                 guard !s.builder.isEmpty || s.marker else { return nil }
                 s.marker = false
                 var fresh = BlockBuilder(columns: s.builder.columns, reserve: min(s.builder.byteCount, blockMaxBytes))
@@ -161,12 +169,11 @@ public final class BlockGenerator: Sendable {
                 s.nextSeq += Int64(fresh.count)
                 let label = max(s.lastLabel, requested)
                 s.lastLabel = label
-                return (fresh, first, label, s.position)
+                return Cut(builder: fresh, firstSeq: first, label: label, position: s.position)
             }
-            guard let (cutBuilder, firstSeq, label, position) = cut else { return }
-            var builder = cutBuilder
-            let block = builder.seal(id: ids.next(), source: source, shard: shard, firstSeq: firstSeq, sealTime: label,
-                                     position: position)
+            guard var cut = taken else { return }
+            let block = cut.builder.seal(id: ids.next(), source: source, shard: shard, firstSeq: cut.firstSeq,
+                                         sealTime: cut.label, position: cut.position)
             var persisted = false
             if let wal {
                 do {

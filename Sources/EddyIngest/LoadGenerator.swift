@@ -101,7 +101,8 @@ public struct LoadGenerator: Sendable {
         ready?(socket.localPort)
         var connections = 0
         while !stop.isRequested {
-            guard let (client, peer) = socket.accept(timeoutMs: 200) else { continue }
+            guard let accepted = socket.accept(timeoutMs: 200) else { continue }
+            let client = accepted.socket, peer = accepted.peer
             connections += 1
             let shard = connections
             logger.info("gen: \(peer) connected")

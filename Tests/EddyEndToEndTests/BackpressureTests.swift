@@ -45,7 +45,7 @@ import Testing
         let sink = try #require(try? TCPSocket.listen(on: HostPort(host: "127.0.0.1", port: 0)).get())
         let drained = ConditionLock(false)
         Thread {
-            if let (c, _) = sink.accept(timeoutMs: 10_000) {
+            if let c = sink.accept(timeoutMs: 10_000)?.socket {
                 var buffer = [UInt8](repeating: 0, count: 1 << 20)
                 loop: while true {
                     switch buffer.withUnsafeMutableBytes({ c.read(into: $0, timeoutMs: 5000) }) {

@@ -123,7 +123,7 @@ import Testing
         Thread {
             var next = 0
             while next < total {
-                guard let (conn, _) = server.accept(timeoutMs: 30_000) else { break }
+                guard let conn = server.accept(timeoutMs: 30_000)?.socket else { break }
                 let index = log.lock.withLock { s -> Int in s.connections.append(([], 0)); return s.connections.count - 1 }
                 // Acknowledgements come back on the same connection.
                 Thread {

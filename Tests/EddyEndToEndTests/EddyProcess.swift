@@ -11,8 +11,14 @@ struct EddyProcess {
         return url.path
     }()
 
-    /// `eddy` next to the test bundle: both are products of the same build.
+    /// The binary under test. `scripts/test.sh` builds the release binary
+    /// (`-c release`, what users run: some bugs exist only at -O) and names it
+    /// in `EDDY_BINARY`. Without it, `eddy` next to the test bundle, from the
+    /// same (debug) build.
     static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["EDDY_BINARY"], !path.isEmpty {
+            return path.hasPrefix("/") ? path : repoRoot + "/" + path
+        }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         // The test runner may sit inside a bundle directory.

@@ -10,7 +10,7 @@ import Testing
     /// Accepts one connection, writes `text`, keeps it open until `stop`.
     static func serve(_ server: TCPSocket, _ text: String, stop: StopSignal, sent: ConditionLock<Int>) {
         Thread {
-            if let (c, _) = server.accept(timeoutMs: 20_000) {
+            if let c = server.accept(timeoutMs: 20_000)?.socket {
                 let ok = Array(text.utf8).withUnsafeBytes { c.writeAll($0) }
                 sent.update { $0 += ok ? 1 : 0 }
                 _ = stop.wait(timeoutMs: 60_000)

@@ -24,13 +24,13 @@ import Testing
         let stop = StopSignal()
         let sender = Thread {
             // First connection: half the lines, then close.
-            if let (c1, _) = server.accept(timeoutMs: 10_000) {
+            if let c1 = server.accept(timeoutMs: 10_000)?.socket {
                 let text = lines[0..<1500].joined(separator: "\n") + "\n"
                 _ = Array(text.utf8).withUnsafeBytes { c1.writeAll($0) }
                 c1.close()
             }
             // eddy reconnects: the rest on the second connection, which stays open.
-            if let (c2, _) = server.accept(timeoutMs: 10_000) {
+            if let c2 = server.accept(timeoutMs: 10_000)?.socket {
                 let text = lines[1500...].joined(separator: "\n") + "\n"
                 _ = Array(text.utf8).withUnsafeBytes { c2.writeAll($0) }
                 _ = stop.wait(timeoutMs: 10_000)

@@ -168,8 +168,14 @@ public final class TCPSocket: @unchecked Sendable {
         return .success(TCPSocket(fd: fd))
     }
 
+    /// A connection taken by `accept`, and who it is from.
+    public struct Accepted {
+        public var socket: TCPSocket
+        public var peer: String
+    }
+
     /// Waits up to `timeoutMs` for a connection.
-    public func accept(timeoutMs: Int32) -> (TCPSocket, String)? {
+    public func accept(timeoutMs: Int32) -> Accepted? {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pfd, 1, timeoutMs) == 1 else { return nil }
         var storage = sockaddr_storage()
@@ -181,7 +187,7 @@ public final class TCPSocket: @unchecked Sendable {
         _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         var one: Int32 = 1
         setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        return (TCPSocket(fd: client), Self.describe(&storage))
+        return Accepted(socket: TCPSocket(fd: client), peer: Self.describe(&storage))
     }
 
     /// The port actually bound (for port 0).

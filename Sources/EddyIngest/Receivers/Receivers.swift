@@ -146,7 +146,8 @@ final class Listener: Sendable {
                 _ = env.tracker.stop.wait(timeoutMs: 50)
                 continue
             }
-            guard let (client, peer) = socket.accept(timeoutMs: 200) else { continue }
+            guard let accepted = socket.accept(timeoutMs: 200) else { continue }
+            let client = accepted.socket, peer = accepted.peer
             let n = connections.withLock { c -> Int in c += 1; return c }
             let shard = "conn-\(n)"
             logger.info("source \(source.name): producer \(peer) connected as shard \(shard)")
