@@ -4,46 +4,70 @@ import Glibc
 /// sleep until another thread changes something: a paused receiver waiting
 /// for budget, the scheduler waiting for the next batch or a stop request.
 ///
+/// pthreads needs the mutex and the condition at addresses that never move,
+/// and Swift promises no fixed address for a stored property; so both live in
+/// memory this lock allocates itself and frees in `deinit` (as swift-nio's
+/// `NIOLock` keeps its storage in a `ManagedBuffer`). Every pthread call's
+/// return code is checked: a failure means the lock is broken, and going on
+/// would race, so it stops the process.
+///
 /// Everything guarded by it is only touched inside `withLock`, which is what
 /// makes the `@unchecked Sendable` sound.
 public final class ConditionLock<State>: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let cond: UnsafeMutablePointer<pthread_cond_t>
     private var state: State
 
     public init(_ state: State) {
         self.state = state
-        pthread_mutex_init(&mutex, nil)
-        var attr = pthread_condattr_t()
-        pthread_condattr_init(&attr)
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        cond = .allocate(capacity: 1)
+        cond.initialize(to: pthread_cond_t())
+        var mutexAttr = pthread_mutexattr_t()
+        check(pthread_mutexattr_init(&mutexAttr), "pthread_mutexattr_init")
+        // An error-checking mutex: relocking or unlocking from the wrong
+        // thread is reported (and stops eddy) instead of deadlocking silently.
+        check(pthread_mutexattr_settype(&mutexAttr, Int32(PTHREAD_MUTEX_ERRORCHECK)), "pthread_mutexattr_settype")
+        check(pthread_mutex_init(mutex, &mutexAttr), "pthread_mutex_init")
+        check(pthread_mutexattr_destroy(&mutexAttr), "pthread_mutexattr_destroy")
+        var condAttr = pthread_condattr_t()
+        check(pthread_condattr_init(&condAttr), "pthread_condattr_init")
         #if os(Linux)
         // Deadlines are measured on the monotonic clock, so a wall-clock jump
         // cannot make a waiting thread oversleep or spin.
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        check(pthread_condattr_setclock(&condAttr, CLOCK_MONOTONIC), "pthread_condattr_setclock")
         #endif
-        pthread_cond_init(&cond, &attr)
-        pthread_condattr_destroy(&attr)
+        check(pthread_cond_init(cond, &condAttr), "pthread_cond_init")
+        check(pthread_condattr_destroy(&condAttr), "pthread_condattr_destroy")
     }
 
     deinit {
-        pthread_cond_destroy(&cond)
-        pthread_mutex_destroy(&mutex)
+        check(pthread_cond_destroy(cond), "pthread_cond_destroy")
+        check(pthread_mutex_destroy(mutex), "pthread_mutex_destroy")
+        cond.deinitialize(count: 1)
+        cond.deallocate()
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
     }
+
+    private func lock() { check(pthread_mutex_lock(mutex), "pthread_mutex_lock") }
+    private func unlock() { check(pthread_mutex_unlock(mutex), "pthread_mutex_unlock") }
 
     @discardableResult
     public func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        lock()
+        defer { unlock() }
         return try body(&state)
     }
 
     /// Changes the state and wakes every waiter.
     @discardableResult
     public func update<R>(_ body: (inout State) throws -> R) rethrows -> R {
-        pthread_mutex_lock(&mutex)
+        lock()
         defer {
-            pthread_cond_broadcast(&cond)
-            pthread_mutex_unlock(&mutex)
+            check(pthread_cond_broadcast(cond), "pthread_cond_broadcast")
+            unlock()
         }
         return try body(&state)
     }
@@ -52,8 +76,8 @@ public final class ConditionLock<State>: @unchecked Sendable {
     /// the lock. Returns nil on timeout.
     public func wait<R>(until ready: (State) -> Bool, timeoutMs: Int64? = nil,
                         then body: (inout State) throws -> R) rethrows -> R? {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        lock()
+        defer { unlock() }
         if let timeoutMs {
             let deadline = MonotonicTime.now() + max(0, timeoutMs) * 1_000_000
             while !ready(state) {
@@ -64,13 +88,21 @@ public final class ConditionLock<State>: @unchecked Sendable {
                 let target = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) + remaining
                 ts.tv_sec = Int(target / 1_000_000_000)
                 ts.tv_nsec = Int(target % 1_000_000_000)
-                _ = pthread_cond_timedwait(&cond, &mutex, &ts)
+                let rc = pthread_cond_timedwait(cond, mutex, &ts)
+                if rc != ETIMEDOUT { check(rc, "pthread_cond_timedwait") }
             }
         } else {
-            while !ready(state) { pthread_cond_wait(&cond, &mutex) }
+            while !ready(state) { check(pthread_cond_wait(cond, mutex), "pthread_cond_wait") }
         }
         return try body(&state)
     }
+}
+
+/// A pthread call failed: the lock or thread is unusable, and carrying on
+/// could corrupt what it guards. Stops the process with the call's name.
+@inline(__always)
+func check(_ rc: Int32, _ call: StaticString) {
+    if rc != 0 { fatalError("\(call) failed: \(String(cString: strerror(rc))) (\(rc))") }
 }
 
 /// Nanoseconds on the monotonic clock: for measuring how long work took.
@@ -95,18 +127,31 @@ public enum WallClock {
     }
 }
 
+/// A thread could not be started (the process is out of threads or memory).
+public struct ThreadStartError: EddyError {
+    public var name: String
+    public var code: Int32
+    public var exitStatus: ExitStatus { .runtime }
+    public var description: String { "cannot start thread \(name): \(String(cString: strerror(code)))" }
+}
+
 /// Starts a named OS thread. Receivers and timers each own one, so a slow
-/// producer or a blocking read never holds up the engine thread.
-public func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
+/// producer or a blocking read never holds up the engine thread. When no
+/// thread can be made, it throws: running `body` inline instead would block
+/// the caller on work meant to run beside it.
+public func startThread(name: String, stackSize: Int = 1 << 20,
+                        _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) {
     final class Box: @unchecked Sendable {
         let body: @Sendable () -> Void
         let name: String
         init(_ body: @escaping @Sendable () -> Void, _ name: String) { self.body = body; self.name = name }
     }
-    let box = Unmanaged.passRetained(Box(body, name)).toOpaque()
     var attr = pthread_attr_t()
-    pthread_attr_init(&attr)
-    pthread_attr_setstacksize(&attr, 1 << 20)
+    check(pthread_attr_init(&attr), "pthread_attr_init")
+    defer { check(pthread_attr_destroy(&attr), "pthread_attr_destroy") }
+    let sized = pthread_attr_setstacksize(&attr, stackSize)
+    guard sized == 0 else { throw ThreadStartError(name: name, code: sized) }
+    let box = Unmanaged.passRetained(Box(body, name)).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(&thread, &attr, { raw in
         guard let raw else { return nil }
@@ -115,12 +160,9 @@ public func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
         work.body()
         return nil
     }, box)
-    pthread_attr_destroy(&attr)
-    if rc == 0 {
-        pthread_detach(thread)
-    } else {
-        // No thread: run inline rather than lose the work.
-        let orphan = Unmanaged<AnyObject>.fromOpaque(box).takeRetainedValue()
-        (orphan as? Box)?.body()
+    guard rc == 0 else {
+        Unmanaged<AnyObject>.fromOpaque(box).release()
+        throw ThreadStartError(name: name, code: rc)
     }
+    check(pthread_detach(thread), "pthread_detach")
 }

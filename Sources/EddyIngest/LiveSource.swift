@@ -101,22 +101,34 @@ public final class LiveSource: Sendable {
     /// Starts this source's receivers. Fails only when a `listen` address
     /// cannot be bound.
     public func start(_ env: ReceiverEnvironment) throws(RuntimeError) {
+        do {
+            try startReceivers(env)
+        } catch let e as ThreadStartError {
+            throw RuntimeError("source \(name): \(e)")
+        } catch let e as RuntimeError {
+            throw e
+        } catch {
+            throw RuntimeError("source \(name): \(error)")
+        }
+    }
+
+    private func startReceivers(_ env: ReceiverEnvironment) throws {
         switch config.connector {
         case .generator(let options):
             for shard in 0..<options.shards {
                 let ctx = makeContext(shard: String(shard), env: env)
-                env.tracker.launch(name: "eddy-gen-\(shard)") {
+                try env.tracker.launch(name: "eddy-gen-\(shard)") {
                     GeneratorReceiver.run(ctx, options: options, shard: shard)
                 }
             }
         case .socket(let addresses, let ack):
             for address in addresses {
                 let ctx = makeContext(shard: address.description, env: env)
-                env.tracker.launch(name: "eddy-sock") { SocketReceiver.run(ctx, address: address, ack: ack) }
+                try env.tracker.launch(name: "eddy-sock") { SocketReceiver.run(ctx, address: address, ack: ack) }
             }
         case .stdin:
             let ctx = makeContext(shard: "stdin", env: env)
-            env.tracker.launch(name: "eddy-stdin") { StdinReceiver.run(ctx) }
+            try env.tracker.launch(name: "eddy-stdin") { StdinReceiver.run(ctx) }
         case .listen(let address, let maxConnections, let ack):
             let socket: TCPSocket
             switch TCPSocket.listen(on: address) {
@@ -125,7 +137,12 @@ public final class LiveSource: Sendable {
             }
             Logger(label: "eddy.listen").info("source \(name): listening on \(address.host):\(socket.localPort)")
             let listener = Listener(source: self, socket: socket, maxConnections: maxConnections, ack: ack)
-            env.tracker.launch(name: "eddy-listen") { listener.run(env) }
+            do {
+                try env.tracker.launch(name: "eddy-listen") { listener.run(env) }
+            } catch {
+                socket.close()
+                throw error
+            }
         case .file:
             break
         case .kinesis(let options):

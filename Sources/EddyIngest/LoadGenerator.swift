@@ -107,9 +107,14 @@ public struct LoadGenerator: Sendable {
             let shard = connections
             logger.info("gen: \(peer) connected")
             let me = self
-            startThread(name: "eddy-gen-conn") {
-                let sent = me.produce(shard: shard, stop: stop) { client.writeAll($0) }
-                logger.info("gen: \(peer) done after \(sent) lines")
+            do {
+                try startThread(name: "eddy-gen-conn") {
+                    let sent = me.produce(shard: shard, stop: stop) { client.writeAll($0) }
+                    logger.info("gen: \(peer) done after \(sent) lines")
+                    client.close()
+                }
+            } catch {
+                logger.warning("gen: \(peer) refused: \(error)")
                 client.close()
             }
         }

@@ -89,17 +89,23 @@ enum Signals {
         sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &set, nil)
         let blocked = set
-        startThread(name: "eddy-signals") {
-            var set = blocked
-            while true {
-                var signo: Int32 = 0
-                guard sigwait(&set, &signo) == 0 else { continue }
-                if stop.request() == 1 {
-                    StandardError.write("eddy: stopping: finishing the data already received (signal again to exit at once)\n")
-                } else {
-                    _exit(128 + signo)
+        do {
+            try startThread(name: "eddy-signals") {
+                var set = blocked
+                while true {
+                    var signo: Int32 = 0
+                    guard sigwait(&set, &signo) == 0 else { continue }
+                    if stop.request() == 1 {
+                        StandardError.write("eddy: stopping: finishing the data already received (signal again to exit at once)\n")
+                    } else {
+                        _exit(128 + signo)
+                    }
                 }
             }
+        } catch {
+            // Without the signal thread, SIGINT/SIGTERM would stay blocked and never stop eddy.
+            StandardError.write("eddy: \(error)\n")
+            exit(ExitStatus.runtime.rawValue)
         }
     }
 }

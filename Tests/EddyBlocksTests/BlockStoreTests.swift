@@ -195,7 +195,7 @@ struct BlockStoreTests {
         #expect(s.stats.memoryBytes == 100 && s.stats.diskBytes == 100)
 
         let returned = Flag()
-        startThread(name: "test-receiver") {
+        try startThread(name: "test-receiver") {
             returned.set(s.awaitCapacity(stop: stop))
         }
         #expect(eventually { s.stats.paused }, "the receiver should pause")
@@ -226,7 +226,7 @@ struct BlockStoreTests {
         #expect(s.isFull, "memory is over its budget and the disk cannot take the next block")
 
         let returned = Flag()
-        startThread(name: "test-receiver") { returned.set(s.awaitCapacity(stop: StopSignal())) }
+        try startThread(name: "test-receiver") { returned.set(s.awaitCapacity(stop: StopSignal())) }
         #expect(eventually { s.stats.paused })
         #expect(returned.value == nil)
         s.release([3])
@@ -242,7 +242,7 @@ struct BlockStoreTests {
         #expect(s.isFull)
         let stop = StopSignal()
         let returned = Flag()
-        startThread(name: "test-receiver") {
+        try startThread(name: "test-receiver") {
             returned.set(s.awaitCapacity(stop: stop))
         }
         #expect(eventually { s.stats.paused })
@@ -258,7 +258,7 @@ struct BlockStoreTests {
         let s = store(dir, memory: 10, disk: 0)
         s.put(block(1, sealTime: 0, size: 10))
         let returned = Flag()
-        startThread(name: "test-receiver") {
+        try startThread(name: "test-receiver") {
             returned.set(s.awaitCapacity(stop: StopSignal()))
         }
         #expect(eventually { s.stats.paused })
@@ -274,7 +274,7 @@ struct BlockStoreTests {
         for round in 1...2 {
             s.put(block(UInt64(round), sealTime: 0, size: 10))
             let returned = Flag()
-            startThread(name: "test-receiver") { returned.set(s.awaitCapacity(stop: stop)) }
+            try startThread(name: "test-receiver") { returned.set(s.awaitCapacity(stop: stop)) }
             #expect(eventually { s.stats.paused })
             #expect(s.stats.receiverPauses == Int64(round))
             #expect(returned.value == nil)
@@ -321,7 +321,7 @@ struct BlockStoreStressTests {
         let perShard = 300
         let done = ConditionLockCounter()
         for shard in 0..<shards {
-            startThread(name: "test-put-\(shard)") {
+            try startThread(name: "test-put-\(shard)") {
                 for k in 0..<perShard {
                     // Labels rise with k, like a receiver's block-interval boundaries.
                     s.put(block(UInt64(shard * 10_000 + k), shard: "\(shard)", sealTime: Int64(k / 10) * 100, size: 1 + k % 97))

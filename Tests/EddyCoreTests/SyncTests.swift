@@ -41,10 +41,10 @@ struct ConditionLockTests {
         #expect(lock.withLock { $0 } == 4)
     }
 
-    @Test func waitWakesOnUpdateFromAnotherThread() {
+    @Test func waitWakesOnUpdateFromAnotherThread() throws {
         let lock = ConditionLock(0)
         let started = Flag()
-        startThread(name: "test-updater") {
+        try startThread(name: "test-updater") {
             started.set()
             usleep(20_000)
             lock.update { $0 = 42 }
@@ -54,20 +54,20 @@ struct ConditionLockTests {
         #expect(seen == 42)
     }
 
-    @Test func waitWithoutTimeout() {
+    @Test func waitWithoutTimeout() throws {
         let lock = ConditionLock([Int]())
-        startThread(name: "test-appender") {
+        try startThread(name: "test-appender") {
             for i in 1...5 { lock.update { $0.append(i) } }
         }
         let all = lock.wait(until: { $0.count == 5 }, then: { $0 })
         #expect(all == [1, 2, 3, 4, 5])
     }
 
-    @Test func withLockSerializesThreads() {
+    @Test func withLockSerializesThreads() throws {
         let lock = ConditionLock(0)
         let done = ConditionLock(0)
         for t in 0..<4 {
-            startThread(name: "test-counter-\(t)") {
+            try startThread(name: "test-counter-\(t)") {
                 for _ in 0..<10_000 { lock.withLock { $0 += 1 } }
                 done.update { $0 += 1 }
             }
@@ -97,10 +97,10 @@ struct StopSignalTests {
         #expect(stop.wait(timeoutMs: 10_000) == true, "an already requested stop returns at once")
     }
 
-    @Test func requestWakesAWaiter() {
+    @Test func requestWakesAWaiter() throws {
         let stop = StopSignal()
         let result = ConditionLock<Bool?>(nil)
-        startThread(name: "test-waiter") {
+        try startThread(name: "test-waiter") {
             let woke = stop.wait(timeoutMs: 60_000)
             result.update { $0 = woke }
         }
@@ -128,5 +128,42 @@ struct StopSignalTests {
         let clock = RealClock()
         #expect(clock.sleep(until: clock.now() + 60_000, stop: stop) == false)
         #expect(clock.sleep(until: clock.now() - 1, stop: stop) == true, "a time already past needs no sleep")
+    }
+}
+
+@Suite("startThread")
+struct StartThreadTests {
+    /// A thread that cannot be made is an error for the caller, never the
+    /// body run inline on the caller's thread (which would block it).
+    @Test func aThreadThatCannotStartThrowsAndNeverRunsTheBody() throws {
+        let ran = Flag()
+        // No machine maps a 64 TiB stack: pthread_create fails.
+        #expect(throws: ThreadStartError.self) {
+            try startThread(name: "test-too-big", stackSize: 1 << 46) { ran.set() }
+        }
+        #expect(!ran.wait(timeoutMs: 200))
+    }
+
+    @Test func aStartedThreadRunsTheBody() throws {
+        let ran = Flag()
+        try startThread(name: "test-runs") { ran.set() }
+        #expect(ran.wait())
+    }
+}
+
+@Suite("ConditionLock storage")
+struct ConditionLockStorageTests {
+    /// Many short-lived locks used from several threads at once: the pthread
+    /// objects live in storage of their own, so nothing moves under a waiter.
+    @Test func manyLocksHandedBetweenThreadsAllWakeTheirWaiters() throws {
+        for round in 0..<200 {
+            let lock = ConditionLock(0)
+            let woke = Flag()
+            try startThread(name: "test-waiter-\(round % 10)") {
+                if lock.wait(until: { $0 == 1 }, timeoutMs: 10_000, then: { _ in true }) == true { woke.set() }
+            }
+            lock.update { $0 = 1 }
+            #expect(woke.wait())
+        }
     }
 }

@@ -28,7 +28,7 @@ struct BlockGeneratorTests {
                                  blockMaxBytes: 4096, store: store, ids: BlockIDSource())
         let total: Int64 = 30_000
         let appenderDone = ConditionLock(false)
-        startThread(name: "test-appender") {
+        try startThread(name: "test-appender") {
             var next: Int64 = 0
             while next < total {
                 let n = min(total - next, Int64(1 + next % 5))

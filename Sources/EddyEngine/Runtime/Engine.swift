@@ -44,7 +44,7 @@ public final class Engine {
     let options: RunOptions
     let stop: StopSignal
     let checkpoint: CheckpointStore?
-    private let logger = Logger(label: "eddy.engine")
+    let logger = Logger(label: "eddy.engine")
     /// Metrics of every batch run so far (tests and the benchmark read them).
     public private(set) var history: [BatchMetrics] = []
 

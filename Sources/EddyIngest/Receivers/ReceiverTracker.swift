@@ -33,11 +33,16 @@ public final class ReceiverTracker: Sendable {
     public func limiters(source: Int) -> [RateLimiter] { state.withLock { $0.limiters[source] ?? [] } }
 
     /// Runs `body` on a new thread, counted until it returns.
-    public func launch(name: String, _ body: @escaping @Sendable () -> Void) {
+    public func launch(name: String, _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) {
         state.withLock { $0.running += 1 }
-        startThread(name: name) { [self] in
-            body()
-            self.state.update { $0.running -= 1 }
+        do {
+            try startThread(name: name) { [self] in
+                body()
+                self.state.update { $0.running -= 1 }
+            }
+        } catch {
+            state.update { $0.running -= 1 }
+            throw error
         }
     }
 

@@ -158,18 +158,25 @@ final class Listener: Sendable {
                 acks.attach(client, start: ctx.generator.appendSeq)
                 ctx.generator.onSealed { acks.sealed(through: $0) }
             }
-            env.tracker.launch(name: "eddy-\(shard)") { [self] in
-                var decoder = RecordDecoder(schema: ctx.schema)
-                let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
-                    client.read(into: buffer, timeoutMs: timeout)
+            do {
+                try env.tracker.launch(name: "eddy-\(shard)") { [self] in
+                    var decoder = RecordDecoder(schema: ctx.schema)
+                    let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
+                        client.read(into: buffer, timeoutMs: timeout)
+                    }
+                    ctx.generator.tick(now: WallClock.nowMs())
+                    ctx.generator.onSealed(nil)
+                    client.close()
+                    if case .failed(let code) = end {
+                        logger.warning("source \(self.source.name): shard \(shard) failed: \(String(cString: strerror(code)))")
+                    }
+                    self.active.withLock { $0 -= 1 }
                 }
-                ctx.generator.tick(now: WallClock.nowMs())
+            } catch {
+                logger.warning("source \(source.name): producer \(peer) refused: \(error)")
                 ctx.generator.onSealed(nil)
                 client.close()
-                if case .failed(let code) = end {
-                    logger.warning("source \(self.source.name): shard \(shard) failed: \(String(cString: strerror(code)))")
-                }
-                self.active.withLock { $0 -= 1 }
+                active.withLock { $0 -= 1 }
             }
         }
     }

@@ -61,7 +61,11 @@ final class KinesisSource: Sendable {
         }
         logger.info("source \(source.name): kinesis stream \(options.stream) has \(shards.count) shard(s) (\(client.endpoint.url))")
         reconcile(shards, initial: true)
-        env.tracker.launch(name: "eddy-kinesis-sync") { [self] in syncLoop() }
+        do {
+            try env.tracker.launch(name: "eddy-kinesis-sync") { [self] in syncLoop() }
+        } catch {
+            source.fail("source \(source.name): \(error)")
+        }
     }
 
     /// A throttle or a dropped connection at start is retried with backoff,
@@ -153,7 +157,12 @@ final class KinesisSource: Sendable {
         for (shard, start, stored) in toStart {
             let ctx = source.makeContext(shard: shard.shardId, env: env)
             let receiver = KinesisShardReceiver(ctx: ctx, source: self, shard: shard.shardId, start: start, stored: stored)
-            env.tracker.launch(name: "eddy-kinesis") { receiver.run() }
+            do {
+                try env.tracker.launch(name: "eddy-kinesis") { receiver.run() }
+            } catch {
+                // The job stops with this message; the shard's records stay in the stream.
+                source.fail("source \(source.name): shard \(shard.shardId): \(error)")
+            }
         }
     }
 
