@@ -1,3 +1,5 @@
+import Glibc
+
 /// The job-wide settings a job sets with `SET key = value` or the command line
 /// with `--set key=value` (the command line wins). Every key is validated
 /// here, once, so the rest of eddy reads typed values.
@@ -27,8 +29,21 @@ public struct Settings: Sendable, Equatable {
     /// Page cache SQLite may use for batch, stream and window tables; beyond it
     /// pages go to a temp file, which is what bounds a long window's memory.
     public var sqliteCache: Int64 = 256 << 20
+    /// Lanes: SQLite connections, each on its own thread, that work on
+    /// different batches at once. `1` runs one batch at a time.
+    public var parallelism: Int = Settings.cpusOnline
 
     public init() {}
+
+    /// The most lanes a job may ask for: each is a thread and a connection
+    /// with its own page cache, and batches beyond the cores only queue.
+    public static let maxParallelism = 64
+
+    /// CPUs online when eddy started: the default number of lanes.
+    public static let cpusOnline: Int = {
+        let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return n > 0 ? min(Int(n), maxParallelism) : 1
+    }()
 
     public enum WALSync: String, Sendable, Equatable, CaseIterable {
         case block, interval, off
@@ -48,6 +63,7 @@ public struct Settings: Sendable, Equatable {
         ("wal_sync", "block|interval|off: when the write-ahead log is fsynced (default block)"),
         ("stop_timeout", "how long a graceful stop may take (default 30s)"),
         ("sqlite_cache", "SQLite page cache for batch and window tables (default 256MB)"),
+        ("parallelism", "lanes working on batches at once, 1-\(maxParallelism) (default: CPUs online)"),
     ]
 
     /// Applies one `key = value`. The error message names the key and the rule.
@@ -107,6 +123,12 @@ public struct Settings: Sendable, Equatable {
             return .success(())
         case "stop_timeout": return duration { $0.stopTimeout = $1 }
         case "sqlite_cache": return size({ $0.sqliteCache = $1 }, minimum: 1 << 20)
+        case "parallelism":
+            guard let n = Int(value.trimmingSpaces), n >= 1, n <= Settings.maxParallelism else {
+                return .failure(UnitError("parallelism must be a whole number from 1 to \(Settings.maxParallelism), not '\(value)'"))
+            }
+            parallelism = n
+            return .success(())
         default:
             let known = Settings.keys.map(\.name).joined(separator: ", ")
             return .failure(UnitError("unknown setting '\(key)' (known: \(known))"))
@@ -136,6 +158,7 @@ public struct Settings: Sendable, Equatable {
             ("wal_sync", walSync.rawValue),
             ("stop_timeout", Units.formatDuration(stopTimeout)),
             ("sqlite_cache", Units.formatBytes(sqliteCache)),
+            ("parallelism", String(parallelism)),
         ]
     }
 }

@@ -4,6 +4,10 @@ import EddyCore
 public struct BatchMetrics: Sendable, Equatable {
     public var batchTime: Int64
     public var batchID: Int64
+    /// The lane that ran it, and the batches in flight (itself included)
+    /// when the scheduler handed it over.
+    public var lane: Int = 0
+    public var inFlight: Int = 1
     public var records: Int64 = 0
     /// Records per shard, as `source/shard`.
     public var recordsPerShard: [String: Int64] = [:]
@@ -58,6 +62,8 @@ public struct BatchMetrics: Sendable, Equatable {
             "pauses=\(receiverPauses)",
             "out_rows=\(outputRows)",
             "bad_records=\(badRecords)",
+            "lane=\(lane)",
+            "in_flight=\(inFlight)",
         ]
         if let rate { parts.append("rate=\(Int(rate))") }
         var lag: [String: Int64] = [:]

@@ -61,10 +61,10 @@ public final class Database {
     /// Prepares `sql` and records every table it reads and writes, as SQLite's
     /// authorizer reports them. This is how eddy knows which sources, streams
     /// and windows a statement depends on, without guessing from the text.
-    public func prepareTracingAccess(_ sql: String) throws(SQLiteError) -> (Statement, TableAccess) {
+    public func prepareTracingAccess(_ sql: String, persistent: Bool = true) throws(SQLiteError) -> (Statement, TableAccess) {
         authorizer.begin()
         defer { authorizer.active = false }
-        let statement = try prepare(sql)
+        let statement = try prepare(sql, persistent: persistent)
         return (statement, authorizer.access)
     }
 

@@ -17,38 +17,32 @@ public struct SinkSpec: Sendable {
     }
 }
 
-/// Delivers the rows each sink collected during a batch, then empties the
-/// collectors. File and SQLite sinks are idempotent per batch time, so a batch
-/// re-run after a crash does not write twice.
-public final class SinkSet {
-    private final class Entry {
+/// Where each sink's rows go: the file, the SQLite database, the Kinesis
+/// stream. One set per run, shared by every lane; only the ordered tail uses
+/// it, one batch at a time, in batch order. That discipline, not a lock,
+/// makes the `@unchecked Sendable` sound (and keeps sinks in batch order).
+public final class SinkTargets: @unchecked Sendable {
+    final class Target {
         let spec: SinkSpec
-        let read: Statement
-        let clear: Statement
         let file: FileSink?
         let sqlite: SQLiteSink?
         let kinesis: KinesisSink?
-        init(spec: SinkSpec, read: Statement, clear: Statement, file: FileSink?, sqlite: SQLiteSink?, kinesis: KinesisSink?) {
+        init(spec: SinkSpec, file: FileSink?, sqlite: SQLiteSink?, kinesis: KinesisSink?) {
             self.spec = spec
-            self.read = read
-            self.clear = clear
             self.file = file
             self.sqlite = sqlite
             self.kinesis = kinesis
         }
     }
 
-    private let entries: [Entry]
+    let targets: [Target]
 
     /// `rerunsPossible`: a checkpoint may run a batch again, so sinks skip
     /// batches their markers say they have. Without one, batches never run
     /// twice and every batch is written.
-    public init(specs: [SinkSpec], database: Database, rerunsPossible: Bool = false) throws {
-        var entries: [Entry] = []
+    public init(specs: [SinkSpec], rerunsPossible: Bool = false) throws {
+        var targets: [Target] = []
         for spec in specs where !spec.columns.isEmpty {
-            let table = "main." + quoteIdentifier(spec.name)
-            let read = try database.prepare("SELECT * FROM \(table)")
-            let clear = try database.prepare("DELETE FROM \(table)")
             var file: FileSink?
             var sqlite: SQLiteSink?
             var kinesis: KinesisSink?
@@ -64,34 +58,69 @@ public final class SinkSet {
             case .stdout:
                 break
             }
-            entries.append(Entry(spec: spec, read: read, clear: clear, file: file, sqlite: sqlite, kinesis: kinesis))
+            targets.append(Target(spec: spec, file: file, sqlite: sqlite, kinesis: kinesis))
         }
-        self.entries = entries
+        self.targets = targets
+    }
+
+    /// Last batch time each SQLite sink has committed, for `eddy status`.
+    public func markers() throws -> [(String, Int64?)] {
+        try targets.compactMap { t in try t.sqlite.map { (t.spec.name, try $0.lastBatch()) } }
+    }
+}
+
+/// One lane's view of the sinks: the collector tables, in the lane's own
+/// connection, that its statements `INSERT INTO` during a batch. At the end
+/// of the batch, in the ordered tail, `deliver` hands their rows to the
+/// shared targets and empties them: rows are never copied between lanes.
+public final class SinkSet {
+    private final class Entry {
+        let target: SinkTargets.Target
+        let read: Statement
+        let clear: Statement
+        init(target: SinkTargets.Target, read: Statement, clear: Statement) {
+            self.target = target
+            self.read = read
+            self.clear = clear
+        }
+    }
+
+    private let entries: [Entry]
+    public let targets: SinkTargets
+
+    public init(targets: SinkTargets, database: Database) throws {
+        self.targets = targets
+        entries = try targets.targets.map { target in
+            let table = "main." + quoteIdentifier(target.spec.name)
+            return Entry(target: target, read: try database.prepare("SELECT * FROM \(table)"),
+                         clear: try database.prepare("DELETE FROM \(table)"))
+        }
     }
 
     public var isEmpty: Bool { entries.isEmpty }
 
     /// Hands each sink its rows for the batch at `batchTime`. Returns rows delivered.
-    public func deliver(batchTime: Int64, database: Database, stdout: StdoutSink) throws -> Int64 {
+    public func deliver(batchTime: Int64, stdout: StdoutSink) throws -> Int64 {
         var total: Int64 = 0
         for e in entries {
-            switch e.spec.config {
+            let t = e.target
+            switch t.spec.config {
             case .stdout:
                 total += Int64(try stdout.emit(e.read))
             case .file:
-                if let file = e.file { total += Int64(try file.write(batchTime: batchTime, rows: e.read)) }
+                if let file = t.file { total += Int64(try file.write(batchTime: batchTime, rows: e.read)) }
             case .sqlite:
-                if let sqlite = e.sqlite { total += Int64(try sqlite.write(batchTime: batchTime, rows: e.read)) }
+                if let sqlite = t.sqlite { total += Int64(try sqlite.write(batchTime: batchTime, rows: e.read)) }
             case .kinesis:
-                if let kinesis = e.kinesis { total += Int64(try kinesis.write(rows: e.read)) }
+                if let kinesis = t.kinesis { total += Int64(try kinesis.write(rows: e.read)) }
             }
             try e.clear.run()
         }
         return total
     }
 
-    /// Last batch time each SQLite sink has committed, for `eddy status`.
-    public func markers() throws -> [(String, Int64?)] {
-        try entries.compactMap { e in try e.sqlite.map { (e.spec.name, try $0.lastBatch()) } }
+    /// Empties the collectors without delivering (a batch that failed or was abandoned).
+    public func discard() {
+        for e in entries { try? e.clear.run() }
     }
 }

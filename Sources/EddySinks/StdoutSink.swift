@@ -26,6 +26,16 @@ public final class StdoutSink {
     /// batch header says it ran, as Spark's pprint does for empty batches.
     @discardableResult
     public func emit(_ statement: Statement) throws -> Int {
+        let output = try Self.render(statement, format: format)
+        try write(output)
+        return output.rows
+    }
+
+    /// Steps `statement` to its end and keeps its rows, formatted, without
+    /// printing them: a lane renders a batch's output while another batch
+    /// prints, and the ordered tail `write`s it in batch order. Touches
+    /// nothing shared, so any lane may call it.
+    public static func render(_ statement: Statement, format: OutputFormat) throws -> RenderedOutput {
         let columns = statement.columnCount
         var rows = 0
         switch format {
@@ -47,32 +57,34 @@ public final class StdoutSink {
                 table.append(row)
             }
             statement.reset()
-            rows = table.count
-            try writeTable(names: statement.columnNames, rows: table, numeric: numeric)
-        case .csv:
+            return RenderedOutput(rows: table.count, body: .table(names: statement.columnNames, rows: table, numeric: numeric))
+        case .csv, .tsv, .jsonl:
+            let writer = OutputWriter.memory()
+            let names = format == .jsonl ? statement.columnNames.map { Array($0.utf8) } : []
             while try statement.step() {
-                try RowEncoder.csv(statement, columns: columns, to: writer)
+                switch format {
+                case .csv: try RowEncoder.csv(statement, columns: columns, to: writer)
+                case .tsv: try RowEncoder.tsv(statement, columns: columns, to: writer)
+                default: try RowEncoder.jsonl(statement, names: names, to: writer)
+                }
                 rows += 1
             }
             statement.reset()
-        case .tsv:
-            while try statement.step() {
-                try RowEncoder.tsv(statement, columns: columns, to: writer)
-                rows += 1
-            }
-            statement.reset()
-        case .jsonl:
-            let names = statement.columnNames.map { Array($0.utf8) }
-            while try statement.step() {
-                try RowEncoder.jsonl(statement, names: names, to: writer)
-                rows += 1
-            }
-            statement.reset()
+            return RenderedOutput(rows: rows, body: .bytes(writer.take()))
         }
-        return rows
     }
 
-    private func writeTable(names: [String], rows: [[String]], numeric: [Bool]) throws {
+    /// Prints an output rendered by `render`.
+    public func write(_ output: RenderedOutput) throws(OutputClosed) {
+        switch output.body {
+        case .table(let names, let rows, let numeric):
+            try writeTable(names: names, rows: rows, numeric: numeric)
+        case .bytes(let bytes):
+            try bytes.withUnsafeBufferPointer { (p: UnsafeBufferPointer<UInt8>) throws(OutputClosed) in try writer.write(p) }
+        }
+    }
+
+    private func writeTable(names: [String], rows: [[String]], numeric: [Bool]) throws(OutputClosed) {
         if !batchHeaderDone {
             try writer.write("--- batch \(batchTime) ---\n")
             batchHeaderDone = true
@@ -108,4 +120,17 @@ public final class StdoutSink {
     public func endBatch() throws(OutputClosed) {
         try writer.flush()
     }
+}
+
+/// A statement's rows, formatted for stdout but not printed yet.
+public struct RenderedOutput: Sendable {
+    public enum Body: Sendable {
+        /// Table format: the column widths depend on every row, so cells are kept.
+        case table(names: [String], rows: [[String]], numeric: [Bool])
+        /// csv, tsv, jsonl: the bytes as they will be printed.
+        case bytes([UInt8])
+    }
+
+    public var rows: Int
+    public var body: Body
 }

@@ -1,15 +1,15 @@
 import EddyCore
 import EddySQL
 
-/// Opens the engine's connection the way every run needs it. Batch, stream
-/// and window tables live in `main`, a private temp database: pages beyond
-/// `sqlite_cache` go to its temp file, which is what keeps a long window's
+/// Opens a lane's connection the way every run needs it. Batch, stream and
+/// sink tables live in `main`, a private temp database: pages beyond the
+/// lane's share of `sqlite_cache` go to its temp file, which is what keeps
 /// memory bounded. Journal in memory (a failed batch still rolls back), no
 /// fsync, no secure_delete (Debian builds it on; it zeroes every freed page).
 enum EngineDatabase {
-    static func open(settings: Settings) throws(SQLiteError) -> Database {
+    static func open(settings: Settings, lanes: Int = 1) throws(SQLiteError) -> Database {
         let db = try Database(path: "")
-        let cacheKiB = max(1024, settings.sqliteCache / 1024)
+        let cacheKiB = max(1024, settings.sqliteCache / 1024 / Int64(max(1, lanes)))
         try db.execute("""
             PRAGMA main.journal_mode = MEMORY;
             PRAGMA main.synchronous = OFF;
@@ -22,5 +22,21 @@ enum EngineDatabase {
             PRAGMA recursive_triggers = OFF;
             """)
         return db
+    }
+
+    /// Attaches the database every lane shares, as `eddy_shared`: windows,
+    /// and state tables when there is no checkpoint. It is scratch (the
+    /// checkpoint keeps what must survive), so no fsync and a journal in
+    /// memory; its pages beyond the cache go to its file, as `main`'s do.
+    /// Without a path, a private in-memory database stands in (`eddy check`).
+    static func attachShared(_ db: Database, path: String?, settings: Settings, lanes: Int = 1) throws(SQLiteError) {
+        let cacheKiB = max(1024, settings.sqliteCache / 1024 / Int64(max(1, lanes)))
+        try db.execute("ATTACH DATABASE \(quoteLiteral(path ?? ":memory:")) AS \(Lanes.sharedSchema)")
+        try db.execute("""
+            PRAGMA \(Lanes.sharedSchema).journal_mode = MEMORY;
+            PRAGMA \(Lanes.sharedSchema).synchronous = OFF;
+            PRAGMA \(Lanes.sharedSchema).secure_delete = OFF;
+            PRAGMA \(Lanes.sharedSchema).cache_size = -\(cacheKiB);
+            """)
     }
 }

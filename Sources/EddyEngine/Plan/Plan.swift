@@ -28,6 +28,8 @@ public struct PlannedStream: Sendable {
     public var location: SourceLocation
     /// Lowercased relation names the query reads.
     public var reads: Set<String>
+    /// Everything its query reads, as SQLite's authorizer reported it.
+    public var access: TableAccess
     /// Emits every `slide` ms (a multiple of batch_interval).
     public var slide: Int64
 }
@@ -80,10 +82,22 @@ public struct PlannedStatement: Sendable {
 }
 
 /// The per-batch work, in file order.
-public enum BatchStep: Sendable {
+public enum BatchStep: Sendable, Equatable {
     case stream(Int)
     case window(Int)
     case statement(Int)
+}
+
+/// Where a per-batch step runs (see Placement.swift).
+public enum StepPlacement: Sendable, Equatable {
+    /// On the batch's own lane, while other lanes work on other batches: it
+    /// depends only on its own batch's rows and on tables no batch changes.
+    case lane
+    /// In batch order, after the previous batch's in-order steps, for this
+    /// reason ("reads state table totals").
+    case ordered(String)
+
+    public var isLane: Bool { self == .lane }
 }
 
 /// A start-up statement as it ran, for the plan printout.
@@ -105,11 +119,19 @@ public struct Plan: Sendable {
     public var statements: [PlannedStatement] = []
     public var startStatements: [StartStatement] = []
     public var steps: [BatchStep] = []
+    /// Where each of `steps` runs, by the same index.
+    public var placements: [StepPlacement] = []
+    /// Why the job runs on one lane whatever `parallelism` says; nil when it
+    /// may use several.
+    public var singleLaneReason: String?
     /// Lowercased name → what it is.
     public var relations: [String: RelationKind] = [:]
 
     /// How often a relation changes: batch_interval for sources and streams
     /// over them, the slide for windows. nil for tables that are not streams.
+    /// How many lanes the job runs on.
+    public var lanes: Int { singleLaneReason == nil ? settings.parallelism : 1 }
+
     public func slide(of name: String) -> Int64? {
         switch relations[name] {
         case .source: return settings.batchInterval

@@ -26,8 +26,21 @@ public final class PreparedJob {
 public struct PlanOptions: Sendable {
     /// `--set key=value` pairs, applied after the job's own SETs.
     public var overrides: [(String, String)] = []
-    /// Schema that holds STATE tables: `main`, or the attached checkpoint.
-    public var stateSchema: String = "main"
+    /// Schema that holds STATE tables: the lanes' shared database, or the
+    /// attached checkpoint.
+    public var stateSchema: String = Lanes.sharedSchema
+    /// The file of the database every lane shares (windows, and state
+    /// tables without a checkpoint); nil for a private in-memory one, enough
+    /// for `eddy check` and a single connection.
+    public var sharedPath: String?
+    /// Plans another lane of a job already planned: its connection gets the
+    /// batch tables, the job's private start-up tables and prepared
+    /// statements, but what lives in shared files (state tables, windows,
+    /// tables made in attached databases) already exists and is not made or
+    /// seeded again.
+    public var replica = false
+    /// The lanes the job will run on, so each connection takes its share of `sqlite_cache`.
+    public var laneCount = 1
     /// Runs before any statement; the checkpoint attaches its database here.
     public var prepareDatabase: (@Sendable (Database) throws -> Void)?
     /// Whether a state table was already in the checkpoint, so INITIAL must not seed it again.
@@ -66,7 +79,8 @@ public struct Planner {
         try applySettings()
         let db: Database
         do {
-            db = try EngineDatabase.open(settings: plan.settings)
+            db = try EngineDatabase.open(settings: plan.settings, lanes: options.laneCount)
+            try EngineDatabase.attachShared(db, path: options.sharedPath, settings: plan.settings, lanes: options.laneCount)
             try options.prepareDatabase?(db)
         } catch let e as SQLiteError {
             throw RuntimeError("cannot open SQLite: \(e.message)")
@@ -102,10 +116,11 @@ public struct Planner {
         }
         plan.steps = orderedSteps.sorted { $0.position < $1.position }.map(\.step)
         if errors.isEmpty { checkOrder() }
+        (plan.placements, plan.singleLaneReason) = Placement(plan: plan).decide()
         if errors.isEmpty && plan.sources.isEmpty {
             errors.append(JobError(job.location(0), "the job has no CREATE SOURCE: eddy needs at least one source to read"))
         }
-        for sink in plan.sinks where sink.columns.isEmpty {
+        for sink in plan.sinks where sink.columns.isEmpty && !options.replica {
             JobWarnings.warn("\(sink.location): sink \(sink.name) is never written to (no INSERT INTO \(sink.name) ...)")
         }
         if !errors.isEmpty { throw JobErrors(errors) }
@@ -181,8 +196,7 @@ public struct Planner {
     }
 
     mutating func defineStream(_ s: StreamStatement, _ db: Database) throws(JobError) {
-        let (query, access) = try prepareTracing(s.query, db)
-        _ = query
+        let (_, access) = try prepareTracing(s.query, db)
         try claim(s.name, as: .stream(plan.streams.count))
         let reads = access.reads.filter { plan.relations[$0] != nil }
         var slide = plan.settings.batchInterval
@@ -199,7 +213,7 @@ public struct Planner {
             throw mapError(error, s.query, prefixBytes: prefix.utf8.count)
         }
         plan.streams.append(PlannedStream(index: plan.streams.count, name: s.name.value, query: s.query,
-                                          location: s.name.location, reads: Set(reads), slide: slide))
+                                          location: s.name.location, reads: Set(reads), access: access, slide: slide))
         orderedSteps.append((position, .stream(plan.streams.count - 1)))
     }
 
@@ -234,7 +248,9 @@ public struct Planner {
         }
         try claim(w.name, as: .window(plan.windows.count))
         do {
-            try db.execute("CREATE TABLE main.\(quoteIdentifier(w.name.value)) AS SELECT * FROM main.\(quoteIdentifier(w.parent.value)) LIMIT 0")
+            // In the shared database: every lane reads the window, and the
+            // ordered tail of each batch keeps it.
+            try db.execute("CREATE TABLE IF NOT EXISTS \(Lanes.sharedSchema).\(quoteIdentifier(w.name.value)) AS SELECT * FROM main.\(quoteIdentifier(w.parent.value)) LIMIT 0")
         } catch {
             throw JobError(w.name.location, "window \(w.name.value): \(error.message)")
         }
@@ -247,7 +263,7 @@ public struct Planner {
         try claim(t.name, as: .stateTable(plan.stateTables.count))
         let schema = options.stateSchema
         let createSQL = "CREATE TABLE \(quoteIdentifier(schema)).\(quoteIdentifier(t.name.value)) \(t.definition.text)"
-        let existed = options.stateTableExists?(db, t.name.value) ?? false
+        let existed = options.replica || (options.stateTableExists?(db, t.name.value) ?? false)
         if !existed {
             do {
                 try db.execute(createSQL)
@@ -286,8 +302,13 @@ public struct Planner {
 
     mutating func runStartStatement(_ s: SQLStatement, _ statement: JobStatement, _ db: Database) throws(JobError) {
         do {
-            let prepared = try db.prepare(s.sql.text, persistent: false)
-            try prepared.run()
+            let (prepared, access) = try db.prepareTracingAccess(s.sql.text, persistent: false)
+            // Another lane runs what makes its own connection's objects
+            // (ATTACH, PRAGMA, tables in main or temp); what a statement made
+            // in a shared file, the first lane already made.
+            if !options.replica || access.ddlSchemas.isSubset(of: ["main", "temp"]) {
+                try prepared.run()
+            }
         } catch {
             throw mapError(error, s.sql)
         }

@@ -3,31 +3,42 @@ import EddyCore
 import EddySQL
 import EddySinks
 
-/// Runs one batch on the engine's connection (Spark's JobGenerator + the
-/// jobs of one batch): loads its blocks into the source tables, then runs the
-/// job's per-batch work in file order (streams, window upkeep, statements),
-/// hands sink rows over, and commits, all in one transaction.
+/// The job's per-batch work on one lane's connection (Spark's JobGenerator +
+/// the jobs of one batch). A batch runs in two halves inside one
+/// transaction of that connection:
+///
+/// 1. `runLaneSteps`, at the same time as other lanes: load the batch's
+///    blocks into the source tables, run the steps placed on the lane
+///    (streams over sources, their SELECTs and sink INSERTs), and keep the
+///    rows those SELECTs print, formatted, for later.
+/// 2. `runOrderedSteps`, once the previous batch's ordered steps are done:
+///    the steps that touch state tables and windows, in file order, with the
+///    kept outputs printed in their places; then the sinks, the checkpoint's
+///    record of the batch (`beforeCommit`), and the commit.
+///
+/// Owned by its lane's thread.
 public final class JobRunner {
     public let prepared: PreparedJob
     var plan: Plan { prepared.plan }
     var db: Database { prepared.database }
     let schedule: Schedule
+    let format: OutputFormat
     private let loaders: [BatchLoader]
     private let clearSources: [Statement]
     private let clearStreams: [Statement]
-    private(set) var windows: [WindowRuntime]
-    public let stdout: StdoutSink
+    let windows: [WindowRuntime]
     let sinks: SinkSet
     private let begin: Statement
     private let commit: Statement
     private let rollback: Statement
 
-    public init(prepared: PreparedJob, stdout: StdoutSink, zeroTime: Int64, sinks: SinkSet) throws(SQLiteError) {
+    init(prepared: PreparedJob, format: OutputFormat, zeroTime: Int64, sinks: SinkTargets,
+         windows: [WindowState]) throws {
         self.prepared = prepared
-        self.stdout = stdout
-        self.sinks = sinks
+        self.format = format
         self.schedule = Schedule(plan: prepared.plan, zeroTime: zeroTime)
         let db = prepared.database
+        self.sinks = try SinkSet(targets: sinks, database: db)
         loaders = try prepared.plan.sources.map { s throws(SQLiteError) in
             try BatchLoader(database: db, table: s.name, valueCount: s.config.schema.valueCount)
         }
@@ -37,7 +48,7 @@ public final class JobRunner {
         clearStreams = try prepared.plan.streams.map { s throws(SQLiteError) in
             try db.prepare("DELETE FROM main.\(quoteIdentifier(s.name))")
         }
-        windows = try prepared.plan.windows.map { w throws(SQLiteError) in try WindowRuntime(plan: w, database: db) }
+        self.windows = try windows.map { w throws(SQLiteError) in try WindowRuntime(state: w, database: db) }
         begin = try db.prepare("BEGIN")
         commit = try db.prepare("COMMIT")
         rollback = try db.prepare("ROLLBACK")
@@ -55,50 +66,96 @@ public final class JobRunner {
         public var blockReadMs: Double = 0
     }
 
-    /// Loads and runs the batch at `time`. `payload` gives a block's
-    /// compressed records (from memory or read back from disk). `beforeCommit`
-    /// runs inside the transaction, last: the checkpoint records the batch there.
-    public func runBatch(time: Int64, batchID: Int64, blocks: [Block],
-                         payload: (Block) throws -> [UInt8],
-                         beforeCommit: ((Database) throws -> Void)? = nil) throws -> Outcome {
+    /// What the lane half leaves for the ordered half: the figures so far, and
+    /// the rows its SELECTs printed, by step, not yet written to stdout.
+    struct LaneHalf {
+        var outcome = Outcome()
+        var outputs: [Int: RenderedOutput] = [:]
+    }
+
+    /// The first half of the batch at `time` (see the type's comment). The
+    /// transaction stays open; `runOrderedSteps` or `rollBack` ends it.
+    /// `payload` gives a block's compressed records (from memory, or read
+    /// back from the spill files or the log).
+    func runLaneSteps(time: Int64, batchID: Int64, blocks: [Block], payload: (Block) throws -> [UInt8]) throws -> LaneHalf {
         db.context.batchTime = time
         db.context.batchID = batchID
         db.context.window = nil
-        stdout.beginBatch(time: time)
-        var outcome = Outcome()
+        var half = LaneHalf()
         try begin.run()
-        do {
-            for clear in clearSources { try clear.run() }
-            let decompressed = loaders.reduce(0) { $0 + $1.decompressNanos }
-            var fetchNanos: Int64 = 0
-            for block in blocks {
-                guard block.source >= 0 && block.source < loaders.count else { continue }
-                let t0 = MonotonicTime.now()
-                let compressed = try payload(block)
-                fetchNanos += MonotonicTime.now() - t0
-                let rows = try loaders[block.source].load(block, payload: compressed)
-                outcome.records += Int64(rows)
-                outcome.recordsPerShard["\(plan.sources[block.source].name)/\(block.shard)", default: 0] += Int64(rows)
+        for clear in clearSources { try clear.run() }
+        let decompressed = loaders.reduce(0) { $0 + $1.decompressNanos }
+        var fetchNanos: Int64 = 0
+        for block in blocks {
+            guard block.source >= 0 && block.source < loaders.count else { continue }
+            let t0 = MonotonicTime.now()
+            let compressed = try payload(block)
+            fetchNanos += MonotonicTime.now() - t0
+            let rows = try loaders[block.source].load(block, payload: compressed)
+            half.outcome.records += Int64(rows)
+            half.outcome.recordsPerShard["\(plan.sources[block.source].name)/\(block.shard)", default: 0] += Int64(rows)
+        }
+        let decompressNanos = loaders.reduce(0) { $0 + $1.decompressNanos } - decompressed
+        half.outcome.blockReadMs = Double(fetchNanos + decompressNanos) / 1_000_000
+        for (k, step) in plan.steps.enumerated() where plan.placements[k].isLane {
+            if let output = try run(step, time: time, outcome: &half.outcome, statements: true, stdout: nil) {
+                half.outputs[k] = output
             }
-            let decompressNanos = loaders.reduce(0) { $0 + $1.decompressNanos } - decompressed
-            outcome.blockReadMs = Double(fetchNanos + decompressNanos) / 1_000_000
-            try runSteps(time: time, outcome: &outcome, statements: true)
-            outcome.outputRows += try sinks.deliver(batchTime: time, database: db, stdout: stdout)
-            try beforeCommit?(db)
-            try commit.run()
-        } catch {
-            rollback.reset()
-            if db.inTransaction { try? rollback.run() }
-            throw error
+        }
+        return half
+    }
+
+    /// The second half, in batch order: the ordered steps in file order, the
+    /// lane's outputs printed in their places, the sinks, then
+    /// `beforeCommit` (the checkpoint records the batch there) and the commit.
+    func runOrderedSteps(time: Int64, batchID: Int64, half: LaneHalf, stdout: StdoutSink,
+                         beforeCommit: ((Database) throws -> Void)?) throws -> Outcome {
+        db.context.batchTime = time
+        db.context.batchID = batchID
+        var outcome = half.outcome
+        stdout.beginBatch(time: time)
+        for (k, step) in plan.steps.enumerated() {
+            if plan.placements[k].isLane {
+                if let output = half.outputs[k] {
+                    try stdout.write(output)
+                    outcome.outputRows += Int64(output.rows)
+                }
+            } else if let output = try run(step, time: time, outcome: &outcome, statements: true, stdout: stdout) {
+                outcome.outputRows += Int64(output.rows)
+            }
         }
         db.context.window = nil
+        outcome.outputRows += try sinks.deliver(batchTime: time, stdout: stdout)
+        try beforeCommit?(db)
+        try commit.run()
         return outcome
+    }
+
+    /// Ends a batch that failed or will not finish: nothing of it stays.
+    func rollBack() {
+        rollback.reset()
+        if db.inTransaction { try? rollback.run() }
+        sinks.discard()
+        db.context.window = nil
+    }
+
+    /// Both halves at once, on this thread: one lane with nothing else in
+    /// flight (benchmarks, and batches re-run during recovery).
+    public func runBatch(time: Int64, batchID: Int64, blocks: [Block], payload: (Block) throws -> [UInt8],
+                         stdout: StdoutSink, beforeCommit: ((Database) throws -> Void)? = nil) throws -> Outcome {
+        do {
+            let half = try runLaneSteps(time: time, batchID: batchID, blocks: blocks, payload: payload)
+            return try runOrderedSteps(time: time, batchID: batchID, half: half, stdout: stdout, beforeCommit: beforeCommit)
+        } catch {
+            rollBack()
+            throw error
+        }
     }
 
     /// After a restart: a batch that already ran is loaded again only to
     /// refill the windows (streams and window upkeep; no statements, no sinks,
     /// nothing written to the checkpoint).
-    public func rebuild(time: Int64, batchID: Int64, blocks: [Block]) throws {
+    func rebuild(time: Int64, batchID: Int64, blocks: [Block]) throws {
         db.context.batchTime = time
         db.context.batchID = batchID
         db.context.window = nil
@@ -109,64 +166,64 @@ public final class JobRunner {
             for block in blocks where block.source >= 0 && block.source < loaders.count {
                 try loaders[block.source].load(block, payload: block.payload)
             }
-            try runSteps(time: time, outcome: &outcome, statements: false)
+            for step in plan.steps { _ = try run(step, time: time, outcome: &outcome, statements: false, stdout: nil) }
             try commit.run()
         } catch {
-            rollback.reset()
-            if db.inTransaction { try? rollback.run() }
+            rollBack()
             throw error
         }
     }
 
-    private func runSteps(time: Int64, outcome: inout Outcome, statements: Bool) throws {
-        for step in plan.steps {
-            switch step {
-            case .stream(let i):
-                guard schedule.isDue(slide: plan.streams[i].slide, at: time) else { continue }
-                try clearStreams[i].run()
-                do {
-                    try prepared.streamInserts[i].run()
-                } catch {
-                    throw BatchFailure(location: plan.streams[i].location, time: time, error: error)
+    /// Runs one step if it is due. An output statement's rows are printed
+    /// when `stdout` is given, and otherwise kept, rendered, in the result.
+    private func run(_ step: BatchStep, time: Int64, outcome: inout Outcome, statements: Bool,
+                     stdout: StdoutSink?) throws -> RenderedOutput? {
+        switch step {
+        case .stream(let i):
+            guard schedule.isDue(slide: plan.streams[i].slide, at: time) else { return nil }
+            try clearStreams[i].run()
+            do {
+                try prepared.streamInserts[i].run()
+            } catch {
+                throw BatchFailure(location: plan.streams[i].location, time: time, error: error)
+            }
+        case .window(let i):
+            let w = windows[i]
+            if schedule.isDue(slide: w.plan.parentSlide, at: time) {
+                try w.add(time: time, database: db)
+            }
+            try w.expire(at: time)
+        case .statement(let i):
+            let planned = plan.statements[i]
+            guard statements, schedule.isDue(slide: planned.slide, at: time) else { return nil }
+            if let w = planned.windows.first {
+                db.context.window = (time - plan.windows[w].range, time)
+            } else {
+                db.context.window = nil
+            }
+            let statement = prepared.statements[i]
+            defer { outcome.statementsRun += 1 }
+            do {
+                guard planned.isOutput else {
+                    try statement.run()
+                    return nil
                 }
-            case .window(let i):
-                let w = windows[i]
-                if schedule.isDue(slide: w.plan.parentSlide, at: time) {
-                    try w.add(time: time, database: db)
-                }
-                try w.expire(at: time)
-            case .statement(let i):
-                let planned = plan.statements[i]
-                guard statements, schedule.isDue(slide: planned.slide, at: time) else { continue }
-                if let w = planned.windows.first {
-                    db.context.window = (time - plan.windows[w].range, time)
-                } else {
-                    db.context.window = nil
-                }
-                let statement = prepared.statements[i]
-                do {
-                    if planned.isOutput {
-                        outcome.outputRows += Int64(try stdout.emit(statement))
-                    } else {
-                        try statement.run()
-                    }
-                } catch let closed as OutputClosed {
-                    throw closed
-                } catch {
-                    throw BatchFailure(location: planned.location, time: time, error: error)
-                }
-                outcome.statementsRun += 1
+                let output = try StdoutSink.render(statement, format: format)
+                if let stdout { try stdout.write(output) }
+                return output
+            } catch let closed as OutputClosed {
+                throw closed
+            } catch {
+                throw BatchFailure(location: planned.location, time: time, error: error)
             }
         }
-        db.context.window = nil
+        return nil
     }
 
     /// Empties the window tables (before a rebuild from retained blocks).
     func resetWindows() throws {
         for w in windows { try w.reset() }
     }
-
-    func windowTimes() -> [[Int64]] { windows.map(\.times) }
 }
 
 /// A statement failed on a batch's data: a runtime failure tied to its line.
