@@ -333,6 +333,7 @@ public final class Engine {
             let keep = Set(c.retained.flatMap(\.ids)).union(inFlightIDs)
             log.release(Set(recovered.filter { isCommitted($0.0) && !keep.contains($0.0.id) }.map(\.0.id)))
         }
+        CrashPoint.recovery.reached()
         if let inFlight {
             let blocks = try c.input.reload(inFlight, log: c.log)
             logger.info("checkpoint: running batch \(inFlight.time) again, with the \(blocks.count) block(s) it had")
@@ -429,15 +430,18 @@ public final class Engine {
                 let log = c.log
                 try checkpoint.recordAllocation(db, time: time, batchID: batchID, blocks: blocks,
                                                 logged: { log?.contains($0) ?? false }, files: c.input.takenFiles)
+                CrashPoint.allocated.reached()
             }
         }
         let sinkNames = plan.sinks.filter { !$0.columns.isEmpty }.map(\.name)
         let outcome = try c.runner.runBatch(time: time, batchID: batchID, blocks: blocks,
                                             payload: { fromStore ? try c.input.payload(of: $0) : $0.payload },
                                             beforeCommit: checkpoint.map { ckpt in { db in
+                                                CrashPoint.inBatch.reached()
                                                 try ckpt.recordCommit(db, time: time, records: Int64(blocks.reduce(0) { $0 + $1.count }),
                                                                       blocks: blocks, sinks: sinkNames)
                                             } })
+        if checkpoint != nil { CrashPoint.committed.reached() }
         try c.runner.stdout.endBatch()
         for source in c.sources { try source.committed(blocks, checkpointed: checkpoint != nil) }
         if fromStore { c.input.release(blocks) }
