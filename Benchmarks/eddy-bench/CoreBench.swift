@@ -33,11 +33,9 @@ enum CoreBench {
 
         // eddy: the engine's own path, batch by batch.
         let prepared = Bench.prepare(job)
-        let sinks: SinkSet
         let runner: JobRunner
         do {
-            sinks = try SinkSet(specs: [], database: prepared.database)
-            runner = try JobRunner(prepared: prepared, stdout: Bench.nullSink(), zeroTime: 0, sinks: sinks)
+            runner = try JobRunner.standalone(prepared: prepared, zeroTime: 0)
         } catch {
             say("setup failed: \(error)")
             return
@@ -50,7 +48,7 @@ enum CoreBench {
             eddyTimes.append(Bench.seconds {
                 for b in blocks {
                     time += 1000
-                    _ = try? runner.runBatch(time: time, batchID: time / 1000, blocks: b, payload: { $0.payload })
+                    _ = try? runner.runBatch(time: time, batchID: time / 1000, blocks: b, payload: { $0.payload }, stdout: Bench.discard)
                 }
             })
             rawTimes.append(bareSQLite(lines))

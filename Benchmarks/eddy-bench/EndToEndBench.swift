@@ -116,13 +116,14 @@ enum EndToEndBench {
     }
 
     static func measure(sql: String, overrides: [(String, String)]) -> Measured? {
-        let prepared = Bench.prepare(sql, overrides: overrides)
+        var planOptions = PlanOptions()
+        planOptions.overrides = overrides
         var options = RunOptions()
         options.duration = 10_000
         options.quiet = true
         options.outputFD = open("/dev/null", O_WRONLY)
         defer { close(options.outputFD) }
-        let engine = Engine(prepared: prepared, options: options, stop: StopSignal())
+        let engine = Engine(job: Bench.parse(sql), planOptions: planOptions, options: options, stop: StopSignal())
         // The engine's loop runs on this thread; the receivers on their own.
         let cpu0 = Bench.cpuSeconds(), engineCPU0 = Bench.cpuSeconds(thread: true)
         do {

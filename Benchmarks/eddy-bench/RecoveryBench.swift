@@ -66,9 +66,8 @@ enum RecoveryBench {
         options.stateSchema = CheckpointStore.schema
         options.prepareDatabase = { db in try store.attach(to: db) }
         options.stateTableExists = { db, name in CheckpointStore.stateTableExists(db, name) }
-        let prepared = try Planner.prepare(parsed, options: options)
         var run = RunOptions()
         run.quiet = true
-        return Engine(prepared: prepared, options: run, stop: StopSignal(), checkpoint: store)
+        return Engine(job: parsed, planOptions: options, options: run, stop: StopSignal(), checkpoint: store)
     }
 }

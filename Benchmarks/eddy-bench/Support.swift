@@ -90,6 +90,19 @@ enum Bench {
         }
     }
 
+    /// A job to hand to an `Engine`, which plans it on each of its lanes.
+    static func parse(_ sql: String) -> Job {
+        do {
+            return try JobParser.parse(path: "bench.sql", text: sql)
+        } catch {
+            say("bench job failed to parse: \(error)")
+            exit(1)
+        }
+    }
+
+    /// Where benchmarks print what is measured but not looked at.
+    nonisolated(unsafe) static let discard = nullSink()
+
     /// A stdout sink that discards (output formatting is not what is measured).
     static func nullSink() -> StdoutSink {
         StdoutSink(format: .csv, writer: OutputWriter(fd: open("/dev/null", O_WRONLY)))

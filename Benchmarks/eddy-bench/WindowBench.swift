@@ -51,11 +51,10 @@ enum WindowBench {
     static func replay(_ sql: String, _ blocks: [[Block]], settings: [(String, String)] = []) -> Double {
         let prepared = Bench.prepare(sql, overrides: settings)
         do {
-            let runner = try JobRunner(prepared: prepared, stdout: Bench.nullSink(), zeroTime: 0,
-                                       sinks: try SinkSet(specs: [], database: prepared.database))
+            let runner = try JobRunner.standalone(prepared: prepared, zeroTime: 0)
             return try Bench.seconds {
                 for (k, b) in blocks.enumerated() {
-                    _ = try runner.runBatch(time: Int64(k + 1) * 1000, batchID: Int64(k + 1), blocks: b, payload: { $0.payload })
+                    _ = try runner.runBatch(time: Int64(k + 1) * 1000, batchID: Int64(k + 1), blocks: b, payload: { $0.payload }, stdout: Bench.discard)
                 }
             }
         } catch {
@@ -80,8 +79,7 @@ enum WindowBench {
         var line: [UInt8] = []
         var seq: Int64 = 0
         do {
-            let runner = try JobRunner(prepared: prepared, stdout: Bench.nullSink(), zeroTime: 0,
-                                       sinks: try SinkSet(specs: [], database: prepared.database))
+            let runner = try JobRunner.standalone(prepared: prepared, zeroTime: 0)
             let seconds = try Bench.seconds {
                 for k in 1...batches {
                     // Made per batch, so the input itself is not held in memory.
@@ -94,7 +92,7 @@ enum WindowBench {
                         builder.endRecord()
                     }
                     let block = builder.seal(id: UInt64(k), source: 0, shard: "0", firstSeq: seq - Int64(perBatch), sealTime: Int64(k) * 1000)
-                    _ = try runner.runBatch(time: Int64(k) * 1000, batchID: Int64(k), blocks: [block], payload: { $0.payload })
+                    _ = try runner.runBatch(time: Int64(k) * 1000, batchID: Int64(k), blocks: [block], payload: { $0.payload }, stdout: Bench.discard)
                     peak = max(peak, Bench.rssMB())
                 }
             }

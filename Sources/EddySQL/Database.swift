@@ -75,6 +75,10 @@ public final class Database {
         return s.value(0)
     }
 
+    /// How long a statement waits for another connection's lock on the same
+    /// file before it fails with SQLITE_BUSY (5 s unless set).
+    public func waitWhenBusy(milliseconds: Int32) { sqlite3_busy_timeout(handle, milliseconds) }
+
     public var changes: Int { Int(sqlite3_changes64(handle)) }
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }

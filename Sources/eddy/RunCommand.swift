@@ -106,8 +106,7 @@ struct RunCommand: ParsableCommand, EddySubcommand {
                 planOptions.stateTableExists = { db, name in CheckpointStore.stateTableExists(db, name) }
                 store = s
             }
-            let prepared = try Planner.prepare(parsed, options: planOptions)
-            let engine = Engine(prepared: prepared, options: options, stop: Signals.stop, checkpoint: store)
+            let engine = Engine(job: parsed, planOptions: planOptions, options: options, stop: Signals.stop, checkpoint: store)
             _ = try engine.run()
             return .ok
         } catch {

@@ -104,7 +104,7 @@ struct SettingsTests {
         let good: [String: String] = [
             "batch_interval": "1s", "block_interval": "100ms", "block_max_bytes": "2MB", "memory_budget": "1GB",
             "disk_budget": "1GB", "spill_dir": "/tmp/s", "max_rate": "10", "backpressure": "on",
-            "initial_rate": "5", "wal_sync": "off", "stop_timeout": "10s", "sqlite_cache": "64MB",
+            "initial_rate": "5", "wal_sync": "off", "stop_timeout": "10s", "sqlite_cache": "64MB", "parallelism": "3",
         ]
         #expect(Set(good.keys) == Set(Settings.keys.map(\.name)))
         for (key, value) in good {

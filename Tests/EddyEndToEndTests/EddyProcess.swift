@@ -30,6 +30,16 @@ struct EddyProcess {
         return repoRoot + "/.build/debug/eddy"
     }()
 
+    /// `EDDY_TEST_PARALLELISM=N` runs every job of the suite on N lanes
+    /// (scripts/test.sh runs the end-to-end tests with 1 and with 3), unless
+    /// the test chose its own.
+    static func withTestParallelism(_ args: [String]) -> [String] {
+        guard let n = ProcessInfo.processInfo.environment["EDDY_TEST_PARALLELISM"], !n.isEmpty,
+              args.first == "run",
+              !args.contains(where: { $0.hasPrefix("parallelism=") }) else { return args }
+        return args + ["--set", "parallelism=\(n)"]
+    }
+
     struct Result {
         /// The exit status, or the signal number when a signal ended it.
         var status: Int32
@@ -53,7 +63,7 @@ struct EddyProcess {
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = args
+        process.arguments = Self.withTestParallelism(args)
         process.currentDirectoryURL = URL(fileURLWithPath: cwd ?? Self.repoRoot)
         var environment = ProcessInfo.processInfo.environment
         // What a killed eddy leaves in $TMPDIR (its private spill dir) stays

@@ -24,6 +24,16 @@ import Testing
     }
 
     @Test func generatorWithATinyMemoryBudget() throws {
+        try generator(lanes: nil, kills: Self.totalKills * 4 / 9, name: "generator")
+    }
+
+    /// Three lanes: up to three batches are in flight at a kill, and a
+    /// restart runs each of them again, exactly once into the sinks.
+    @Test func generatorOnThreeLanes() throws {
+        try generator(lanes: 3, kills: max(9, Self.totalKills / 4), name: "generator-3-lanes")
+    }
+
+    func generator(lanes: Int?, kills: Int, name: String) throws {
         let dir = try TempDir()
         try dir.write("job.sql", """
             SET batch_interval = '200ms';
@@ -38,8 +48,9 @@ import Testing
             CREATE SINK rows WITH (connector = 'sqlite', path = '\(dir.path)/sink.db', table = 'rows');
             INSERT INTO rows SELECT _shard AS k, _seq AS id, batch_time() AS t FROM g;
             """)
-        var soak = Soak(name: "generator", dir: dir, kills: Self.totalKills * 4 / 9,
+        var soak = Soak(name: name, dir: dir, kills: kills,
                         points: ["allocated", "in-batch", "committed", "recovery", "logged"])
+        if let lanes { soak.extraArgs = ["--set", "parallelism=\(lanes)"] }
         try soak.run()
         // Nothing lost: every shard's records 0 ..< committed offset are in the sink.
         let offsets = try Soak.rows(dir.path + "/ckpt/checkpoint.db", "SELECT shard, next_seq FROM _eddy_offsets WHERE source = 0")
@@ -153,6 +164,7 @@ struct Soak {
     let points: [String]
     var figures = SoakFigures()
     var afterFirstStart: (() -> Void)?
+    var extraArgs: [String] = []
     var beforeLastStop: (() -> Void)?
     private var rng = SplitMix(seed: 2026_12_03)
 
@@ -163,7 +175,7 @@ struct Soak {
         self.points = points
     }
 
-    var args: [String] { ["run", dir.path + "/job.sql", "--checkpoint", dir.path + "/ckpt", "--quiet"] }
+    var args: [String] { ["run", dir.path + "/job.sql", "--checkpoint", dir.path + "/ckpt", "--quiet"] + extraArgs }
 
     mutating func run() throws {
         for i in 0..<kills {

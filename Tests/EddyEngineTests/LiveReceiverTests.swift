@@ -23,14 +23,13 @@ final class LiveRun: @unchecked Sendable {
         fd = open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var planOptions = PlanOptions()
         planOptions.overrides = settings
-        let prepared = try Planner.prepare(try JobParser.parse(path: "job.sql", text: sql), options: planOptions)
         var options = RunOptions()
         options.format = .csv
         options.outputFD = fd
         options.quiet = true
         options.duration = duration
         options.batches = batches
-        engine = Engine(prepared: prepared, options: options, stop: stop)
+        engine = Engine(job: try JobParser.parse(path: "job.sql", text: sql), planOptions: planOptions, options: options, stop: stop)
     }
 
     deinit { close(fd) }

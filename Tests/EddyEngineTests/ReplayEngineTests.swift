@@ -63,17 +63,17 @@ import Testing
     }
 
     @Test func theLiveSchedulerRunsOnAnInjectedClockWithoutSleeping() throws {
-        let prepared = try Planner.prepare(try JobParser.parse(path: "job.sql", text: """
+        let job = try JobParser.parse(path: "job.sql", text: """
             CREATE SOURCE s WITH (connector = 'generator', rate = 50);
             SELECT count(*) FROM s;
-            """))
+            """)
         var options = RunOptions()
         options.clock = VirtualClock(start: 1_000_000_500)
         options.batches = 50
         options.quiet = true
         options.outputFD = open("/dev/null", O_WRONLY)
         defer { close(options.outputFD) }
-        let engine = Engine(prepared: prepared, options: options, stop: StopSignal())
+        let engine = Engine(job: job, options: options, stop: StopSignal())
         let started = MonotonicTime.now()
         _ = try engine.run()
         // 50 one-second batches on the virtual clock: far less than 50 s of wall time.

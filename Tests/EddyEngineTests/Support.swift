@@ -26,7 +26,6 @@ struct Replay {
         let job = try JobParser.parse(path: "job.sql", text: sql)
         var planOptions = PlanOptions()
         planOptions.overrides = settings
-        let prepared = try Planner.prepare(job, options: planOptions)
         let outPath = dir.path + "/out"
         let fd = open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         defer { close(fd) }
@@ -36,7 +35,7 @@ struct Replay {
         options.quiet = true
         options.batches = batches
         options.format = EddySinksFormat.parse(format)
-        let engine = Engine(prepared: prepared, options: options, stop: StopSignal())
+        let engine = Engine(job: job, planOptions: planOptions, options: options, stop: StopSignal())
         _ = try engine.run()
         let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         return Replay(output: output, history: engine.history)
@@ -52,8 +51,10 @@ struct Replay {
         }
     }
 
-    static func plan(_ sql: String) throws -> Plan {
-        try Planner.prepare(try JobParser.parse(path: "job.sql", text: sql)).plan
+    static func plan(_ sql: String, settings: [(String, String)] = []) throws -> Plan {
+        var options = PlanOptions()
+        options.overrides = settings
+        return try Planner.prepare(try JobParser.parse(path: "job.sql", text: sql), options: options).plan
     }
 }
 

@@ -13,7 +13,7 @@ import Testing
             CREATE WINDOW w ON s RANGE '3s' SLIDE '1s';
             """))
         let db = prepared.database
-        let window = try WindowRuntime(plan: prepared.plan.windows[0], database: db)
+        let window = try WindowRuntime(state: WindowState(plan: prepared.plan.windows[0]), database: db)
         let changesBefore = try db.scalar("SELECT total_changes()")
         var inserted: Int64 = 0
         for t in 1...6 {
@@ -23,10 +23,10 @@ import Testing
             inserted += Int64(t)
             try window.expire(at: Int64(t) * 1000)
             // Holds exactly the last three emissions.
-            #expect(window.times == Array(max(1, t - 2)...t).map { Int64($0) * 1000 })
+            #expect(window.state.times == Array(max(1, t - 2)...t).map { Int64($0) * 1000 })
             let expected = (max(1, t - 2)...t).reduce(0) { $0 + $1 }
             #expect(try db.scalar("SELECT count(*) FROM w") == .integer(Int64(expected)))
-            #expect(window.rowCount == Int64(expected))
+            #expect(window.state.rowCount == Int64(expected))
         }
         // Every row was written once and deleted at most once: no reloads.
         guard case .integer(let before)? = changesBefore, case .integer(let after)? = try db.scalar("SELECT total_changes()") else {
@@ -34,7 +34,7 @@ import Testing
             return
         }
         let sourceWrites: Int64 = 21 + 15 // inserted into s, deleted from s (before each batch)
-        let windowWrites = inserted + (inserted - window.rowCount) // in once, out once
+        let windowWrites = inserted + (inserted - window.state.rowCount) // in once, out once
         #expect(after - before == sourceWrites + windowWrites)
     }
 

@@ -152,9 +152,10 @@ extension CheckpointStore {
         return out
     }
 
-    /// The batch allocated but not committed when the job last stopped.
-    func inFlight(_ db: Database) throws -> Allocation? {
-        try allocations(db, from: Int64.min, through: Int64.max, state: "allocated").last
+    /// The batches allocated but not committed when the job last stopped,
+    /// oldest first: up to one per lane.
+    func inFlight(_ db: Database) throws -> [Allocation] {
+        try allocations(db, from: Int64.min, through: Int64.max, state: "allocated")
     }
 
     /// Block ids every recorded batch holds (so the log knows what is unallocated).

@@ -44,16 +44,6 @@ struct Placement {
             if case .window(let i) = step {
                 reason = "keeps window \(plan.windows[i].name), which every lane reads"
             }
-            for r in reads.sorted() where reason == nil {
-                switch plan.relations[r] {
-                case .stateTable: reason = "reads state table \(r)"
-                case .window: reason = "reads window \(r)"
-                case .stream where orderedWrites.contains(r): reason = "reads stream \(r), which runs in order"
-                case nil where changing[r] != nil: reason = "reads table \(r), which a per-batch statement changes"
-                default: break
-                }
-                if reason == nil && orderedWrites.contains(r) { reason = "reads \(r) after an in-order step writes it" }
-            }
             for w in writes.sorted() where reason == nil {
                 switch plan.relations[w] {
                 case .stateTable: reason = "writes state table \(w)"
@@ -64,6 +54,16 @@ struct Placement {
                 if reason == nil && (orderedWrites.contains(w) || orderedReads.contains(w)) {
                     reason = "writes \(w), which an earlier in-order step uses"
                 }
+            }
+            for r in reads.sorted() where reason == nil {
+                switch plan.relations[r] {
+                case .stateTable: reason = "reads state table \(r)"
+                case .window: reason = "reads window \(r)"
+                case .stream where orderedWrites.contains(r): reason = "reads stream \(r), which runs in order"
+                case nil where changing[r] != nil: reason = "reads table \(r), which a per-batch statement changes"
+                default: break
+                }
+                if reason == nil && orderedWrites.contains(r) { reason = "reads \(r) after an in-order step writes it" }
             }
             if let reason {
                 placements.append(.ordered(reason))

@@ -67,15 +67,28 @@ public enum PlanPrinter {
             }
         }
         out.append("")
+        if let reason = plan.singleLaneReason {
+            out.append("lanes: 1 (parallelism = \(plan.settings.parallelism), but \(reason))")
+        } else {
+            out.append("lanes: \(plan.lanes): batches run at the same time on \(plan.lanes) lane\(plan.lanes == 1 ? "" : "s"); steps marked 'in order' wait for the previous batch's")
+        }
+        out.append("")
         out.append("per batch, in this order:")
-        for step in plan.steps {
+        for (k, step) in plan.steps.enumerated() {
+            let placement: String
+            switch plan.placements.indices.contains(k) ? plan.placements[k] : .lane {
+            case .lane: placement = "on its lane"
+            case .ordered(let why): placement = "in order: \(why)"
+            }
             switch step {
             case .stream(let i):
                 let s = plan.streams[i]
                 out.append("  [\(s.location)]  stream \(s.name)  \(every(s.slide, bi))")
+                out.append("      \(placement)")
             case .window(let i):
                 let w = plan.windows[i]
                 out.append("  [\(w.location)]  window \(w.name) takes \(w.parent)'s rows \(every(w.parentSlide, bi)), drops those older than \(Units.formatDuration(w.range))")
+                out.append("      \(placement)")
             case .statement(let i):
                 let s = plan.statements[i]
                 var when = every(s.slide, bi)
@@ -92,6 +105,7 @@ public enum PlanPrinter {
                 }
                 out.append("  [\(s.location)]  \(oneLine(s.sql.text))")
                 out.append("      \(when) \(target)")
+                out.append("      \(placement)")
             }
         }
         return out.joined(separator: "\n") + "\n"

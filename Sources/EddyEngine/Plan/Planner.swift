@@ -250,7 +250,7 @@ public struct Planner {
         do {
             // In the shared database: every lane reads the window, and the
             // ordered tail of each batch keeps it.
-            try db.execute("CREATE TABLE IF NOT EXISTS \(Lanes.sharedSchema).\(quoteIdentifier(w.name.value)) AS SELECT * FROM main.\(quoteIdentifier(w.parent.value)) LIMIT 0")
+            try db.execute("CREATE TABLE IF NOT EXISTS \(Lanes.sharedSchema).\(quoteIdentifier(w.name.value)) AS SELECT * FROM \(quoteIdentifier(w.parent.value)) LIMIT 0")
         } catch {
             throw JobError(w.name.location, "window \(w.name.value): \(error.message)")
         }
@@ -301,8 +301,18 @@ public struct Planner {
     }
 
     mutating func runStartStatement(_ s: SQLStatement, _ statement: JobStatement, _ db: Database) throws(JobError) {
+        // A view in `main` may only name tables of `main`, but windows and
+        // state tables live in other schemas (the lanes' shared database, the
+        // checkpoint): an unqualified CREATE VIEW is made TEMP, which may name
+        // any. Like `main`, TEMP is the connection's own.
+        var text = s.sql.text
+        var shift = 0
+        if let at = Self.plainCreateView(text) {
+            text.insert(contentsOf: "TEMP ", at: at)
+            shift = 5
+        }
         do {
-            let (prepared, access) = try db.prepareTracingAccess(s.sql.text, persistent: false)
+            let (prepared, access) = try db.prepareTracingAccess(text, persistent: false)
             // Another lane runs what makes its own connection's objects
             // (ATTACH, PRAGMA, tables in main or temp); what a statement made
             // in a shared file, the first lane already made.
@@ -310,7 +320,7 @@ public struct Planner {
                 try prepared.run()
             }
         } catch {
-            throw mapError(error, s.sql)
+            throw mapError(error, s.sql, prefixBytes: shift)
         }
         plan.startStatements.append(StartStatement(sql: s.sql, location: statement.location))
     }
@@ -391,6 +401,18 @@ public struct Planner {
             if !known.isEmpty { message += " (defined so far: \(known.joined(separator: ", ")))" }
         }
         return JobError(job.location(fragment.offset + min(offset, fragment.text.utf8.count)), message)
+    }
+
+    /// Where `VIEW` starts in a `CREATE VIEW name` with no TEMP and no
+    /// schema before the name, or nil for any other statement.
+    static func plainCreateView(_ text: String) -> String.Index? {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+        guard words.count >= 3, words[0].lowercased() == "create", words[1].lowercased() == "view" else { return nil }
+        var name = words[2]
+        if name.lowercased() == "if", words.count >= 6 { name = words[5] }
+        // A schema-qualified name (`x.v`, `"x".v`) keeps its schema.
+        if name.contains(".") { return nil }
+        return words[1].startIndex
     }
 
     /// Byte offset of `word` as a whole word (case-insensitive), ignoring a

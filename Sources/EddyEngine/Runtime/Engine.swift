@@ -1,6 +1,7 @@
 import EddyBlocks
 import EddyCore
 import EddyIngest
+import EddyJob
 import EddyMonitor
 import EddySQL
 import EddySinks
@@ -36,67 +37,81 @@ public enum RunEnd: Sendable, Equatable {
     case outputClosed
 }
 
-/// Runs a prepared job: starts its receivers (or replay input), recovers from
-/// its checkpoint when it has one, drives the batch loop on the engine
-/// thread, and shuts everything down.
+/// Runs a job: plans it on every lane, starts its receivers (or replay
+/// input), recovers from its checkpoint when it has one, and then the
+/// scheduler (`Scheduler.swift`) cuts batches on the engine thread and hands
+/// them to the lanes (`Lanes.swift`), whose ordered tail (`OrderedTail.swift`)
+/// prints, sinks and commits them in batch order.
 public final class Engine {
-    let prepared: PreparedJob
+    let job: Job
+    let planOptions: PlanOptions
     let options: RunOptions
     let stop: StopSignal
     let checkpoint: CheckpointStore?
     let logger = Logger(label: "eddy.engine")
     /// Metrics of every batch run so far (tests and the benchmark read them).
     public private(set) var history: [BatchMetrics] = []
+    /// The plan of the run (after `run` or `resumeOnly`).
+    public private(set) var plan: Plan?
 
-    public init(prepared: PreparedJob, options: RunOptions, stop: StopSignal, checkpoint: CheckpointStore? = nil) {
-        self.prepared = prepared
+    public init(job: Job, planOptions: PlanOptions = PlanOptions(), options: RunOptions, stop: StopSignal,
+                checkpoint: CheckpointStore? = nil) {
+        self.job = job
+        self.planOptions = planOptions
         self.options = options
         self.stop = stop
         self.checkpoint = checkpoint
     }
 
-    var settings: Settings { prepared.plan.settings }
-    var plan: Plan { prepared.plan }
-    var db: Database { prepared.database }
-
-    /// What the batch loop works with, once input and recovery are set up.
+    /// What the scheduler and recovery work with, once everything is set up.
     final class Context {
+        let plan: Plan
         let input: BatchInput
-        let runner: JobRunner
+        let lanes: Lanes
+        let tail: OrderedTail
         let clock: BatchClock
         let zero: Int64
         let sources: [LiveSource]
         let log: WriteAheadLog?
+        /// The scheduler's own connection to the checkpoint (allocations).
+        let ledger: Database?
+        /// The lanes' shared database file, removed at the end of the run.
+        var sharedPath: String?
         var nextTime: Int64
         var nextID: Int64
-        /// Blocks kept in the log for the windows, by batch time.
-        var retained: [(time: Int64, ids: Set<UInt64>)] = []
 
-        init(input: BatchInput, runner: JobRunner, clock: BatchClock, zero: Int64, sources: [LiveSource],
-             log: WriteAheadLog?, nextTime: Int64, nextID: Int64) {
+        init(plan: Plan, input: BatchInput, lanes: Lanes, tail: OrderedTail, clock: BatchClock, zero: Int64,
+             sources: [LiveSource], log: WriteAheadLog?, ledger: Database?, nextTime: Int64, nextID: Int64) {
+            self.plan = plan
             self.input = input
-            self.runner = runner
+            self.lanes = lanes
+            self.tail = tail
             self.clock = clock
             self.zero = zero
             self.sources = sources
             self.log = log
+            self.ledger = ledger
             self.nextTime = nextTime
             self.nextID = nextID
         }
-    }
 
-    /// How long a batch's logged blocks are kept after it commits, so the
-    /// windows can be rebuilt from them after a restart: the sum of all
-    /// window ranges covers windows over windows too.
-    var retention: Int64 { plan.windows.reduce(0) { $0 + $1.range } }
+        func close() {
+            lanes.close()
+            input.close()
+            log?.close()
+            if let sharedPath {
+                for suffix in ["", "-journal", "-wal", "-shm"] { unlink(sharedPath + suffix) }
+            }
+        }
+    }
 
     public func run() throws -> RunEnd {
         let context = try setUp()
         defer {
-            context.input.close()
-            context.log?.close()
+            history = context.tail.history
+            context.close()
         }
-        return try loop(context)
+        return try schedule(context)
     }
 
     /// Everything `run()` does before its first batch, and nothing after:
@@ -104,10 +119,7 @@ public final class Engine {
     /// the blocks waiting for the next batch.
     public func resumeOnly() throws -> Int {
         let context = try setUp()
-        defer {
-            context.input.close()
-            context.log?.close()
-        }
+        defer { context.close() }
         return context.input.store.pendingCount
     }
 
@@ -115,15 +127,65 @@ public final class Engine {
 
     private func setUp() throws -> Context {
         let replay = options.replayDir != nil
+
+        // Spill files and the lanes' shared database: under the checkpoint
+        // when there is one, else in a private temp dir.
+        let overrides = planOptions.overrides
+        var preview = Settings()
+        for statement in job.statements {
+            if case .set(let key, let value, _) = statement.kind { _ = preview.set(key.value, value) }
+        }
+        for (k, v) in overrides { _ = preview.set(k, v) }
+        let spill: (dir: String, owned: Bool)
+        if let dir = preview.spillDir {
+            spill = (dir, false)
+        } else if let checkpoint {
+            Files.removeTree(checkpoint.spillDirectory)
+            spill = (checkpoint.spillDirectory, false)
+        } else {
+            do {
+                spill = (try Files.makeTempDirectory(prefix: "eddy-spill"), true)
+            } catch {
+                throw RuntimeError("cannot make a private directory for spill files under $TMPDIR: \(error)")
+            }
+        }
+        // A private spill dir is the store's to remove at close; until the
+        // store is handed over in the context, a failed set-up removes it here.
+        var handedOver = false
+        defer { if spill.owned && !handedOver { Files.removeTree(spill.dir) } }
+        do {
+            try Files.makeDirectories(spill.dir)
+        } catch {
+            throw RuntimeError("spill_dir \(spill.dir): \(error)")
+        }
+        let sharedPath = spill.dir + "/lanes-shared.db"
+        for suffix in ["", "-journal", "-wal", "-shm"] { unlink(sharedPath + suffix) }
+        defer { if !handedOver { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(sharedPath + suffix) } } }
+
+        // Plan the job on the first lane: every job error is found here.
+        var first = planOptions
+        first.sharedPath = sharedPath
+        first.laneCount = preview.parallelism
+        let prepared = try Planner.prepare(job, options: first)
+        let plan = prepared.plan
+        self.plan = plan
+        let settings = plan.settings
         let bi = settings.batchInterval
 
         // The checkpoint: the job it belongs to, and its zero time.
+        let ledger = try checkpoint.map { ckpt -> Database in
+            let db = try Database(path: "")
+            try ckpt.attach(to: db)
+            // The ledger waits for lanes that are committing; they never wait for it long.
+            db.waitWhenBusy(milliseconds: 600_000)
+            return db
+        }
         var stored: CheckpointStore.StoredJob?
-        if let checkpoint {
-            stored = try checkpoint.storedJob(db)
+        if let checkpoint, let ledger {
+            stored = try checkpoint.storedJob(ledger)
             // The job was checked against it before planning (CheckpointStore.verify);
             // a forced change now makes the checkpoint the new job's.
-            if let stored, stored.text != plan.jobText { try checkpoint.updateJobText(db, plan.jobText) }
+            if let stored, stored.text != plan.jobText { try checkpoint.updateJobText(ledger, plan.jobText) }
         }
         let liveClock = options.clock ?? RealClock()
         let zero: Int64
@@ -138,22 +200,7 @@ public final class Engine {
             // are named by it).
             zero = (liveClock.now() / bi + 1) * bi
         }
-        if let checkpoint, stored == nil { try checkpoint.storeJob(db, plan: plan, zeroTime: zero, replay: replay) }
-
-        // Spill files: under the checkpoint when there is one, else a private temp dir.
-        let spill: (dir: String, owned: Bool)
-        if let dir = settings.spillDir {
-            spill = (dir, false)
-        } else if let checkpoint {
-            Files.removeTree(checkpoint.spillDirectory)
-            spill = (checkpoint.spillDirectory, false)
-        } else {
-            spill = ((try? Files.makeTempDirectory(prefix: "eddy-spill")) ?? "/tmp/eddy-spill-\(getpid())", true)
-        }
-        // A private spill dir is the store's to remove at close; until the
-        // store is handed over in the context, a failed set-up removes it here.
-        var handedOver = false
-        defer { if spill.owned && !handedOver { Files.removeTree(spill.dir) } }
+        if let checkpoint, let ledger, stored == nil { try checkpoint.storeJob(ledger, plan: plan, zeroTime: zero, replay: replay) }
 
         // The write-ahead log, for what receivers take in.
         var log: WriteAheadLog?
@@ -177,30 +224,17 @@ public final class Engine {
                                externalReader: readBack)
 
         // Where everything resumes.
-        var committedOffsets: [Int: [String: Int64]] = [:]
-        var positions: [Int: [String: String]] = [:]
-        var seenFiles: [Int: [String]] = [:]
-        var maxID: UInt64 = 0
-        var last: (time: Int64, id: Int64)?
-        var inFlight: Allocation?
-        if let checkpoint {
-            committedOffsets = try checkpoint.offsets(db)
-            positions = try checkpoint.positions(db)
-            seenFiles = try checkpoint.seenFiles(db)
-            maxID = try checkpoint.maxBlockID(db)
-            last = try checkpoint.lastCommitted(db)
-            inFlight = try checkpoint.inFlight(db)
-        }
-        var offsets = committedOffsets
-        for (block, _) in recovered {
-            maxID = max(maxID, block.id)
-            let next = block.firstSeq + Int64(block.count)
-            offsets[block.source, default: [:]][block.shard] = max(offsets[block.source]?[block.shard] ?? 0, next)
-            // The log is newer than the last commit: resume after what it holds.
-            if let p = block.position { positions[block.source, default: [:]][block.shard] = p }
-        }
-        let ids = BlockIDSource(next: maxID + 1)
+        var resume = Resume()
+        if let checkpoint, let ledger { resume = try Resume(checkpoint: checkpoint, db: ledger, recovered: recovered) }
+        let ids = BlockIDSource(next: resume.maxBlockID + 1)
         let sources = try plan.sources.map { try LiveSource(index: $0.index, name: $0.name, config: $0.config) }
+
+        // The other lanes: the same job prepared again on connections of their own.
+        var preparedLanes = [prepared]
+        var replica = first
+        replica.replica = true
+        replica.laneCount = plan.lanes
+        for _ in 1..<max(1, plan.lanes) { preparedLanes.append(try Planner.prepare(job, options: replica)) }
 
         let clock: BatchClock
         let input: BatchInput
@@ -208,56 +242,70 @@ public final class Engine {
             let replayInput = try ReplayInput(dir: dir, sources: sources, store: store, ids: ids,
                                               batchInterval: bi, blockMaxBytes: Int(settings.blockMaxBytes))
             replayInput.endTime = Schedule(plan: plan, zeroTime: 0).drainEnd(lastInput: replayInput.lastInputTime)
-            replayInput.setNextSeq(offsets.mapValues { $0.values.max() ?? 0 })
+            replayInput.setNextSeq(resume.offsets.mapValues { $0.values.max() ?? 0 })
             clock = VirtualClock()
             input = replayInput
         } else {
-            input = try startLive(store: store, ids: ids, sources: sources, offsets: offsets, positions: positions,
-                                  seenFiles: seenFiles, firstRun: stored == nil, log: log)
+            input = try startLive(plan: plan, store: store, ids: ids, sources: sources, resume: resume,
+                                  firstRun: stored == nil, log: log, ledger: ledger)
             clock = liveClock
-        }
-        let stdout = StdoutSink(format: options.format, writer: OutputWriter(fd: options.outputFD))
-        let sinkSet: SinkSet
-        let runner: JobRunner
-        do {
-            sinkSet = try SinkSet(specs: plan.sinks.map { s in
-                SinkSpec(name: s.name, config: (try? SinkConfig.parse(s.options).get()) ?? .stdout(format: nil), columns: s.columns)
-            }, database: db, rerunsPossible: checkpoint != nil)
-            runner = try JobRunner(prepared: prepared, stdout: stdout, zeroTime: zero, sinks: sinkSet)
-        } catch {
-            input.close()
-            throw error
         }
 
         // The next batch: after the last one recorded, and (live) not before now.
         var nextTime = zero + bi
         var nextID: Int64 = 1
-        if let latest = [last?.time, inFlight?.time].compactMap({ $0 }).max() {
+        if let latest = ([resume.last?.time] + resume.inFlight.map(\.time)).compactMap({ $0 }).max() {
             nextTime = latest + bi
-            nextID = max(last?.id ?? 0, inFlight?.batchID ?? 0) + 1
+            nextID = max(resume.last?.id ?? 0, resume.inFlight.map(\.batchID).max() ?? 0) + 1
         }
         if !replay {
             let now = clock.now()
             while nextTime <= now - bi { nextTime += bi }
         }
-        let context = Context(input: input, runner: runner, clock: clock, zero: zero, sources: sources, log: log,
-                              nextTime: nextTime, nextID: nextID)
-        if let checkpoint {
-            do {
-                try recover(context, checkpoint: checkpoint, last: last, inFlight: inFlight, recovered: recovered,
-                            committed: committedOffsets)
-            } catch {
-                input.close()
-                throw error
+
+        let context: Context
+        do {
+            let targets = try SinkTargets(specs: try plan.sinks.map { s throws(JobError) in
+                switch SinkConfig.parse(s.options) {
+                case .success(let config): return SinkSpec(name: s.name, config: config, columns: s.columns)
+                case .failure(let e): throw JobError(s.location, "sink \(s.name): \(e.message)")
+                }
+            }, rerunsPossible: checkpoint != nil)
+            let windows = plan.windows.map { WindowState(plan: $0) }
+            let runners = try preparedLanes.map { p in
+                try JobRunner(prepared: p, format: options.format, zeroTime: zero, sinks: targets, windows: windows)
             }
+            let firstBatch = resume.inFlight.first?.batchID ?? nextID
+            let tail = OrderedTail(firstBatch: firstBatch, clock: clock,
+                                   stdout: StdoutSink(format: options.format, writer: OutputWriter(fd: options.outputFD)),
+                                   input: input, checkpoint: checkpoint, log: log, sources: sources, plan: plan,
+                                   quiet: options.quiet)
+            let lanes = Lanes(runners: runners, tail: tail)
+            context = Context(plan: plan, input: input, lanes: lanes, tail: tail, clock: clock, zero: zero,
+                              sources: sources, log: log, ledger: ledger, nextTime: nextTime, nextID: nextID)
+            context.sharedPath = sharedPath
+        } catch {
+            input.close()
+            throw error
+        }
+        do {
+            if let checkpoint, let ledger {
+                try Recovery(engine: self, context: context, checkpoint: checkpoint, ledger: ledger, resume: resume,
+                             recovered: recovered).run()
+            }
+            context.tail.setNext(context.nextID)
+            try context.lanes.start()
+        } catch {
+            context.close()
+            throw error
         }
         handedOver = true
         return context
     }
 
-    private func startLive(store: BlockStore, ids: BlockIDSource, sources: [LiveSource], offsets: [Int: [String: Int64]],
-                           positions: [Int: [String: String]], seenFiles: [Int: [String]], firstRun: Bool,
-                           log: WriteAheadLog?) throws -> LiveInput {
+    private func startLive(plan: Plan, store: BlockStore, ids: BlockIDSource, sources: [LiveSource], resume: Resume,
+                           firstRun: Bool, log: WriteAheadLog?, ledger: Database?) throws -> LiveInput {
+        let settings = plan.settings
         let tracker = ReceiverTracker()
         let maxRate = settings.maxRate
         let initial = settings.backpressure && settings.initialRate > 0 ? settings.initialRate : 0
@@ -272,6 +320,7 @@ public final class Engine {
         if let log {
             wal = { (block: Block) throws -> Void in try log.append(block) }
         }
+        let offsets = resume.offsets, positions = resume.positions
         let env = ReceiverEnvironment(tracker: tracker, store: store, ids: ids, blockInterval: settings.blockInterval,
                                       blockMaxBytes: Int(settings.blockMaxBytes),
                                       startRate: { perSource[$0] },
@@ -282,12 +331,12 @@ public final class Engine {
         for source in sources {
             guard case .file(let fileOptions) = source.config.connector else { continue }
             let fs = FileSource(source: source, options: fileOptions)
-            if let seen = seenFiles[source.index] {
+            if let seen = resume.seenFiles[source.index] {
                 fs.markSeen(seen)
             }
             if firstRun {
                 fs.skipExisting()
-                if let checkpoint { try checkpoint.markFilesSeen(db, source: source.index, paths: Array(fs.seenFiles)) }
+                if let checkpoint, let ledger { try checkpoint.markFilesSeen(ledger, source: source.index, paths: Array(fs.seenFiles)) }
             }
             fileSources.append(fs)
         }
@@ -301,187 +350,36 @@ public final class Engine {
         return LiveInput(store: store, tracker: tracker, ids: ids, sources: sources, fileSources: fileSources,
                          blockMaxBytes: Int(settings.blockMaxBytes))
     }
+}
 
-    // MARK: recovery
+/// Where a run resumes, as the checkpoint and its log say.
+struct Resume {
+    var offsets: [Int: [String: Int64]] = [:]
+    var committedOffsets: [Int: [String: Int64]] = [:]
+    var positions: [Int: [String: String]] = [:]
+    var seenFiles: [Int: [String]] = [:]
+    var maxBlockID: UInt64 = 0
+    var last: (time: Int64, id: Int64)?
+    /// Batches allocated but not committed (up to one per lane), oldest first.
+    var inFlight: [Allocation] = []
 
-    /// After a stop or a crash: rebuild the live windows from the batches
-    /// they still hold, re-run the batch that was in flight with exactly its
-    /// recorded blocks, and hand the logged blocks no batch has taken yet to
-    /// the next batch. Nothing already in the log is read from a source again.
-    ///
-    /// A logged block was already processed when it lies below its shard's
-    /// committed offset: batches take each shard's blocks in order, so the
-    /// committed batches always hold a prefix of every shard.
-    private func recover(_ c: Context, checkpoint: CheckpointStore, last: (time: Int64, id: Int64)?, inFlight: Allocation?,
-                         recovered: [(Block, WriteAheadLog.Location)], committed: [Int: [String: Int64]]) throws {
-        func isCommitted(_ b: Block) -> Bool { b.firstSeq < committed[b.source]?[b.shard] ?? 0 }
-        let inFlightIDs = Set(inFlight?.blocks.map(\.id) ?? [])
-        let started = MonotonicTime.now()
-        var rebuilt = 0
-        if let last, !plan.windows.isEmpty {
-            let span = retention
-            let batches = try checkpoint.allocations(db, from: last.time - span + 1, through: last.time, state: "committed")
-            for a in batches {
-                let blocks = try c.input.reload(a, log: c.log)
-                try c.runner.rebuild(time: a.time, batchID: a.batchID, blocks: blocks)
-                c.retained.append((a.time, Set(a.blocks.filter(\.logged).map(\.id))))
-                rebuilt += 1
-            }
-        }
-        // Logged blocks of batches that no window needs any more can go.
-        if let log = c.log {
-            let keep = Set(c.retained.flatMap(\.ids)).union(inFlightIDs)
-            log.release(Set(recovered.filter { isCommitted($0.0) && !keep.contains($0.0.id) }.map(\.0.id)))
-        }
-        CrashPoint.recovery.reached()
-        if let inFlight {
-            let blocks = try c.input.reload(inFlight, log: c.log)
-            logger.info("checkpoint: running batch \(inFlight.time) again, with the \(blocks.count) block(s) it had")
-            _ = try runOne(c, time: inFlight.time, batchID: inFlight.batchID, blocks: blocks, fromStore: false, record: false)
-        }
-        // What reached the log but no batch took: the next batch's.
-        var pending = 0
-        for (block, _) in recovered where !isCommitted(block) && !inFlightIDs.contains(block.id) && block.source < c.sources.count {
-            c.input.store.putLogged(block)
-            pending += 1
-        }
-        if last != nil || inFlight != nil || pending > 0 {
-            logger.info("checkpoint: resumed after batch \(last?.time ?? 0) in \(MonotonicTime.millisSince(started).rounded()) ms: \(rebuilt) batch(es) rebuilt into windows, \(pending) logged block(s) waiting for the next batch")
-        }
-    }
+    init() {}
 
-    // MARK: the batch loop
-
-    private func loop(_ c: Context) throws -> RunEnd {
-        let bi = settings.batchInterval
-        let start = c.clock.now()
-        let deadline = options.duration.map { start + $0 }
-        var estimators = c.sources.map { _ in PIDRateEstimator(batchIntervalMs: bi) }
-        var batchesRun = 0
-        var stopping = false
-        var watchdogStarted = false
-        let finished = StopSignal()
-        defer { _ = finished.request() }
-        var badBefore = c.sources.map { $0.errors.count }
-        // A replay resumed after it already ran to its end has nothing left to do.
-        if options.replayDir != nil && c.input.ended(after: c.nextTime - bi) { return .finished }
-        while true {
-            let time = c.nextTime
-            if !stopping {
-                if stop.isRequested || !c.clock.sleep(until: time, stop: stop) { stopping = true }
-                if let deadline, time >= deadline { stopping = true }
-            }
-            if stopping {
-                c.input.stopReceiving()
-                if stop.isRequested && !watchdogStarted {
-                    watchdogStarted = true
-                    startStopWatchdog(finished: finished)
-                }
-            }
-            if let failure = c.log?.failure { throw RuntimeError(failure + "; received data up to here is safe in the checkpoint") }
-            if let failure = c.sources.compactMap(\.failure).first { throw RuntimeError(failure) }
-            let started = c.clock.now()
-            let cut = MonotonicTime.now()
-            let blocks = try c.input.blocks(for: time, final: stopping)
-            let cutMs = MonotonicTime.millisSince(cut)
-            var metrics = BatchMetrics(batchTime: time, batchID: c.nextID)
-            metrics.schedulingDelayMs = max(0, started - time)
-            let t0 = MonotonicTime.now()
-            let outcome: JobRunner.Outcome
-            do {
-                outcome = try runOne(c, time: time, batchID: c.nextID, blocks: blocks, fromStore: true, record: true)
-            } catch is OutputClosed {
-                c.input.release(blocks)
-                return .outputClosed
-            }
-            metrics.processingMs = MonotonicTime.millisSince(t0)
-            metrics.totalDelayMs = metrics.schedulingDelayMs + Int64(metrics.processingMs.rounded())
-            metrics.add(outcome, blocks: blocks, cutMs: cutMs)
-            metrics.add(c.input.store.stats, logBytes: c.log?.liveBytes ?? 0)
-            let bad = c.sources.map { $0.errors.count }
-            metrics.badRecords = zip(bad, badBefore).reduce(0) { $0 + $1.0 - $1.1 }
-            badBefore = bad
-            for source in c.sources {
-                for (name, value) in source.gauges { metrics.gauges["\(source.name)/\(name)"] = value }
-            }
-            if settings.backpressure, let live = c.input as? LiveInput {
-                metrics.rate = adaptRates(live: live, sources: c.sources, estimators: &estimators, metrics: metrics, outcome: outcome)
-            }
-            history.append(metrics)
-            MetricsReporter(quiet: options.quiet).report(metrics)
-            batchesRun += 1
-            c.nextTime += bi
-            c.nextID += 1
-            if stopping { break }
-            if let limit = options.batches, batchesRun >= limit { break }
-            if c.input.ended(after: time) { break }
+    init(checkpoint: CheckpointStore, db: Database, recovered: [(Block, WriteAheadLog.Location)]) throws {
+        committedOffsets = try checkpoint.offsets(db)
+        positions = try checkpoint.positions(db)
+        seenFiles = try checkpoint.seenFiles(db)
+        maxBlockID = try checkpoint.maxBlockID(db)
+        last = try checkpoint.lastCommitted(db)
+        inFlight = try checkpoint.inFlight(db)
+        offsets = committedOffsets
+        for (block, _) in recovered {
+            maxBlockID = max(maxBlockID, block.id)
+            let next = block.firstSeq + Int64(block.count)
+            offsets[block.source, default: [:]][block.shard] = max(offsets[block.source]?[block.shard] ?? 0, next)
+            // The log is newer than the last commit: resume after what it holds.
+            if let p = block.position { positions[block.source, default: [:]][block.shard] = p }
         }
-        return .finished
-    }
-
-    /// Runs one batch and, with a checkpoint, records it: its allocation
-    /// before it runs, its commit inside its transaction, then releases what
-    /// no window needs.
-    private func runOne(_ c: Context, time: Int64, batchID: Int64, blocks: [Block], fromStore: Bool,
-                        record: Bool) throws -> JobRunner.Outcome {
-        if let checkpoint {
-            try c.log?.syncNow()
-            if record {
-                let log = c.log
-                try checkpoint.recordAllocation(db, time: time, batchID: batchID, blocks: blocks,
-                                                logged: { log?.contains($0) ?? false }, files: c.input.takenFiles)
-                CrashPoint.allocated.reached()
-            }
-        }
-        let sinkNames = plan.sinks.filter { !$0.columns.isEmpty }.map(\.name)
-        let outcome = try c.runner.runBatch(time: time, batchID: batchID, blocks: blocks,
-                                            payload: { fromStore ? try c.input.payload(of: $0) : $0.payload },
-                                            beforeCommit: checkpoint.map { ckpt in { db in
-                                                CrashPoint.inBatch.reached()
-                                                try ckpt.recordCommit(db, time: time, records: Int64(blocks.reduce(0) { $0 + $1.count }),
-                                                                      blocks: blocks, sinks: sinkNames)
-                                            } })
-        if checkpoint != nil { CrashPoint.committed.reached() }
-        try c.runner.stdout.endBatch()
-        for source in c.sources { try source.committed(blocks, checkpointed: checkpoint != nil) }
-        if fromStore { c.input.release(blocks) }
-        if let checkpoint {
-            if let log = c.log {
-                c.retained.append((time, Set(blocks.map(\.id).filter { log.contains($0) })))
-                let horizon = time - retention
-                var expired: Set<UInt64> = []
-                while let first = c.retained.first, first.time <= horizon {
-                    expired.formUnion(first.ids)
-                    c.retained.removeFirst()
-                }
-                log.release(expired)
-            }
-            if batchID % 16 == 0 { try checkpoint.prune(db, before: time - retention) }
-        }
-        return outcome
-    }
-
-    /// Spark's backpressure: a PID estimator per source turns the batch's
-    /// size, processing time and scheduling delay into a new rate for each of
-    /// its receivers, never above max_rate.
-    private func adaptRates(live: LiveInput, sources: [LiveSource], estimators: inout [PIDRateEstimator],
-                            metrics: BatchMetrics, outcome: JobRunner.Outcome) -> Double? {
-        var reported: Double?
-        for source in sources {
-            let limiters = live.tracker.limiters(source: source.index)
-            guard !limiters.isEmpty else { continue }
-            let prefix = source.name + "/"
-            let records = outcome.recordsPerShard.filter { $0.key.hasPrefix(prefix) }.values.reduce(0, +)
-            guard let rate = estimators[source.index].compute(
-                time: WallClock.nowMs(), elements: records, processingDelayMs: max(1, Int64(metrics.processingMs.rounded())),
-                schedulingDelayMs: metrics.schedulingDelayMs) else { continue }
-            var perReceiver = rate / Double(limiters.count)
-            let cap = source.config.maxRate ?? settings.maxRate
-            if cap > 0 { perReceiver = min(perReceiver, Double(cap)) }
-            for limiter in limiters { limiter.setRate(perReceiver) }
-            reported = perReceiver
-        }
-        return reported
     }
 }
 

@@ -54,6 +54,13 @@ public final class JobRunner {
         rollback = try db.prepare("ROLLBACK")
     }
 
+    /// A runner on its own, with no sinks and windows of its own: one lane
+    /// driven directly (the benchmarks).
+    public static func standalone(prepared: PreparedJob, zeroTime: Int64, format: OutputFormat = .csv) throws -> JobRunner {
+        try JobRunner(prepared: prepared, format: format, zeroTime: zeroTime, sinks: try SinkTargets(specs: []),
+                      windows: prepared.plan.windows.map { WindowState(plan: $0) })
+    }
+
     /// What a batch did.
     public struct Outcome: Sendable {
         public var records: Int64 = 0

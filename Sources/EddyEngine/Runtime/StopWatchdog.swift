@@ -9,7 +9,7 @@ extension Engine {
     /// The watchdog stands down once the loop has ended (`finished`): an
     /// engine that stopped in time must not take its host process with it
     /// later, as it would an in-process test that goes on running.
-    func startStopWatchdog(finished: StopSignal) {
+    func startStopWatchdog(finished: StopSignal, settings: Settings) {
         let timeout = settings.stopTimeout
         let safe = checkpoint != nil
         do {

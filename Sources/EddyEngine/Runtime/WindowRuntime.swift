@@ -55,7 +55,7 @@ final class WindowRuntime {
     init(state: WindowState, database: Database) throws(SQLiteError) {
         self.state = state
         let table = Lanes.sharedSchema + "." + quoteIdentifier(state.plan.name)
-        append = try database.prepare("INSERT INTO \(table) SELECT * FROM main.\(quoteIdentifier(state.plan.parent))")
+        append = try database.prepare("INSERT INTO \(table) SELECT * FROM \(quoteIdentifier(state.plan.parent))")
         expire = try database.prepare("DELETE FROM \(table) WHERE rowid BETWEEN ?1 AND ?2")
         clear = try database.prepare("DELETE FROM \(table)")
     }
