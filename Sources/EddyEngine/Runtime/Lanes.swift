@@ -37,6 +37,8 @@ final class Lanes: @unchecked Sendable {
         /// Handed to a lane and not yet finished (committed, failed or abandoned).
         var inFlight = 0
         var closed = false
+        /// Lane threads still running.
+        var running = 0
     }
 
     private let queue = ConditionLock(Queue())
@@ -51,11 +53,22 @@ final class Lanes: @unchecked Sendable {
     /// Starts every lane's thread.
     func start() throws {
         for lane in lanes {
-            try startThread(name: "eddy-lane-\(lane.index)") { [self] in
-                while let batch = next() {
-                    lane.process(batch, tail: tail)
-                    queue.update { $0.inFlight -= 1 }
+            queue.withLock { $0.running += 1 }
+            do {
+                // Unowned: `close()` waits for this thread to end, so the
+                // engine alone owns the lanes, and their connections close
+                // when it lets them go.
+                try startThread(name: "eddy-lane-\(lane.index)") { [unowned self, unowned lane] in
+                    while let batch = next() {
+                        lane.process(batch, tail: tail)
+                        queue.update { $0.inFlight -= 1 }
+                    }
+                    queue.update { $0.running -= 1 }
                 }
+            } catch {
+                queue.update { $0.running -= 1 }
+                close()
+                throw error
             }
         }
     }
@@ -93,9 +106,12 @@ final class Lanes: @unchecked Sendable {
         _ = queue.wait(until: { $0.inFlight == 0 }, then: { _ in true })
     }
 
-    /// Lets every lane thread end once the queue is empty.
+    /// Lets every lane thread end once the queue is empty, and waits until
+    /// they have: their connections then close with the engine (the last
+    /// connection to the checkpoint folds its write-ahead log back in).
     func close() {
         queue.update { $0.closed = true }
+        _ = queue.wait(until: { $0.running == 0 }, then: { _ in true })
     }
 }
 

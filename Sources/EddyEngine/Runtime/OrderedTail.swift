@@ -58,7 +58,9 @@ final class OrderedTail: @unchecked Sendable {
         self.quiet = quiet
         retention = plan.windows.reduce(0) { $0 + $1.range }
         estimators = sources.map { _ in PIDRateEstimator(batchIntervalMs: plan.settings.batchInterval) }
-        badBefore = sources.map { $0.errors.count }
+        // Sources are made for this run, their counts from zero: bad records
+        // seen before the first batch count in it.
+        badBefore = sources.map { _ in 0 }
     }
 
     // MARK: the turn
