@@ -10,6 +10,8 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// Byte offset into the statement's SQL, when SQLite knows one.
     public var offset: Int?
     public var sql: String?
+    /// Set when eddy cut the statement short (statement_timeout, a stop).
+    public var interruption: Interruption?
 
     public init(code: Int32, message: String, offset: Int? = nil, sql: String? = nil) {
         self.code = code
