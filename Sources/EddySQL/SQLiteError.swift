@@ -35,6 +35,9 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
+    /// SQLITE_READONLY: a write to a database opened read-only.
+    public var isReadOnly: Bool { code & 0xFF == SQLITE_READONLY }
+
     /// SQLITE_FULL, or an I/O error caused by a full disk.
     public var isDiskFull: Bool { code & 0xFF == SQLITE_FULL }
 }

@@ -125,6 +125,8 @@ import Testing
 
     @Test func checkWritesNothing() throws {
         let (dir, path) = try job(Self.source + """
+            SET spill_dir = 'spill';
+            CREATE SOURCE docs (line TEXT) WITH (connector = 'file', path = 'incoming', errors = 'bad.log');
             ATTACH 'data/new.db' AS a;
             CREATE TABLE a.t (x);
             CREATE INDEX a.t_x ON t (x);
@@ -148,6 +150,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.path + "/data/new.db"))
         #expect(FileManager.default.fileExists(atPath: dir.path + "/data/uri.db"))
         #expect(FileManager.default.fileExists(atPath: dir.path + "/missing/db/out.db"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/missing/dir/out-1000.csv"))
         // A directory that does not exist is the error the run would hit.
         let (_, bad) = try job(Self.source + "ATTACH 'nowhere/new.db' AS a;\nSELECT count(*) FROM lines;\n")
         let b = try check(bad)

@@ -36,8 +36,8 @@ extension Planner {
                 }
                 do {
                     try db.asJob { () throws(SQLiteError) in try prepared.run() }
-                } catch let error where error.code & 0xFF == 8 && !access.writtenSchemas.isDisjoint(with: readOnlyStandIns) {
-                    // SQLITE_READONLY on a read-only stand-in: compiled, which is all a check can do.
+                } catch let error where error.isReadOnly && !access.writtenSchemas.isDisjoint(with: readOnlyStandIns) {
+                    // A write to a read-only stand-in: compiled, which is all a check can do.
                     note = "compiled, not run: it writes to a database eddy check attached read-only"
                 }
             } catch {

@@ -94,8 +94,7 @@ public final class Engine {
     var retention: Int64 { plan.windows.reduce(0) { $0 + $1.range } }
 
     public func run() throws -> RunEnd {
-        // stop_timeout counts from the stop request, wherever the engine is
-        // when it comes: recovering, between batches, or inside a statement.
+        // stop_timeout counts from the stop request, wherever the engine is.
         let watchdog = StopWatchdog(timeoutMs: settings.stopTimeout, checkpointed: checkpoint != nil)
         if stop.observe({ _ in watchdog.start() }) > 0 { watchdog.start() }
         db.interruptStatements(on: watchdog.abandon)
