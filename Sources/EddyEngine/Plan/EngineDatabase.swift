@@ -38,5 +38,6 @@ enum EngineDatabase {
             PRAGMA \(Lanes.sharedSchema).secure_delete = OFF;
             PRAGMA \(Lanes.sharedSchema).cache_size = -\(cacheKiB);
             """)
+        db.protectSchema(Lanes.sharedSchema)
     }
 }

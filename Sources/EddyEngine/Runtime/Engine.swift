@@ -35,6 +35,9 @@ public enum RunEnd: Sendable, Equatable {
     case finished
     /// The reader of stdout went away.
     case outputClosed
+    /// A stop ran past `stop_timeout`: the batches in flight were interrupted
+    /// and rolled back (with a checkpoint they run again at the next start).
+    case stopTimedOut
 }
 
 /// Runs a job: plans it on every lane, starts its receivers (or replay
@@ -106,36 +109,55 @@ public final class Engine {
     }
 
     public func run() throws -> RunEnd {
-        let context = try setUp()
-        defer {
-            history = context.tail.history
-            context.close()
+        // stop_timeout counts from the stop request, wherever the engine is.
+        let settings = previewSettings()
+        let watchdog = StopWatchdog(timeoutMs: settings.stopTimeout, checkpointed: checkpoint != nil)
+        if stop.observe({ _ in watchdog.start() }) > 0 { watchdog.start() }
+        defer { watchdog.standDown() }
+        do {
+            let context = try setUp(interruptOn: watchdog.abandon)
+            defer {
+                history = context.tail.history
+                context.close()
+            }
+            return try schedule(context)
+        } catch let error where watchdog.abandoned(error) {
+            let place = (error as? BatchFailure).map { "\($0.location): batch \($0.time)" } ?? "the batch in flight"
+            StandardError.write("eddy: \(place) was interrupted at stop_timeout and rolled back\(checkpoint != nil ? "; it runs again at the next start" : "")\n")
+            return .stopTimedOut
         }
-        return try schedule(context)
+    }
+
+    /// The settings as the job and the command line give them, before
+    /// planning (which needs some of them: the spill dir, the lanes).
+    func previewSettings() -> Settings {
+        var settings = Settings()
+        for statement in job.statements {
+            if case .set(let key, let value, _) = statement.kind { _ = settings.set(key.value, value) }
+        }
+        for (k, v) in planOptions.overrides { _ = settings.set(k, v) }
+        return settings
     }
 
     /// Everything `run()` does before its first batch, and nothing after:
     /// how long a restart takes to be ready (the recovery benchmark). Returns
     /// the blocks waiting for the next batch.
     public func resumeOnly() throws -> Int {
-        let context = try setUp()
+        let context = try setUp(interruptOn: nil)
         defer { context.close() }
         return context.input.store.pendingCount
     }
 
     // MARK: setup
 
-    private func setUp() throws -> Context {
+    /// `interruptOn`: a request on it interrupts the statement running on
+    /// any lane (the stop watchdog giving up on the batches in flight).
+    private func setUp(interruptOn abandon: StopSignal?) throws -> Context {
         let replay = options.replayDir != nil
 
         // Spill files and the lanes' shared database: under the checkpoint
         // when there is one, else in a private temp dir.
-        let overrides = planOptions.overrides
-        var preview = Settings()
-        for statement in job.statements {
-            if case .set(let key, let value, _) = statement.kind { _ = preview.set(key.value, value) }
-        }
-        for (k, v) in overrides { _ = preview.set(k, v) }
+        let preview = previewSettings()
         let spill: (dir: String, owned: Bool)
         if let dir = preview.spillDir {
             spill = (dir, false)
@@ -275,6 +297,7 @@ public final class Engine {
             let runners = try preparedLanes.map { p in
                 try JobRunner(prepared: p, format: options.format, zeroTime: zero, sinks: targets, windows: windows)
             }
+            for p in preparedLanes { p.database.interruptStatements(on: abandon) }
             let firstBatch = resume.inFlight.first?.batchID ?? nextID
             let tail = OrderedTail(firstBatch: firstBatch, clock: clock,
                                    stdout: StdoutSink(format: options.format, writer: OutputWriter(fd: options.outputFD)),

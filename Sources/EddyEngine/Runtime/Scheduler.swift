@@ -15,9 +15,6 @@ extension Engine {
         let deadline = options.duration.map { start + $0 }
         var batchesRun = 0
         var stopping = false
-        var watchdogStarted = false
-        let finished = StopSignal()
-        defer { _ = finished.request() }
         // A replay resumed after it already ran to its end has nothing left to do.
         if options.replayDir != nil && c.input.ended(after: c.nextTime - bi) { return .finished }
         while !c.tail.hasFailed {
@@ -26,13 +23,8 @@ extension Engine {
                 if stop.isRequested || !c.clock.sleep(until: time, stop: stop) { stopping = true }
                 if let deadline, time >= deadline { stopping = true }
             }
-            if stopping {
-                c.input.stopReceiving()
-                if stop.isRequested && !watchdogStarted {
-                    watchdogStarted = true
-                    startStopWatchdog(finished: finished, settings: settings)
-                }
-            }
+            // (stop_timeout is the StopWatchdog's, from the moment of the request.)
+            if stopping { c.input.stopReceiving() }
             if let failure = c.log?.failure {
                 c.tail.fail(RuntimeError(failure + "; received data up to here is safe in the checkpoint"))
                 break
