@@ -106,6 +106,10 @@ public struct StartStatement: Sendable {
     public var location: SourceLocation
     /// How `eddy check` ran it, when not as written (an ATTACH's stand-in).
     public var note: String?
+    /// It makes or changes objects of its own connection only (ATTACH,
+    /// PRAGMA, tables in main or temp), so every lane runs it; otherwise it
+    /// changed a shared file, and only the first lane does.
+    public var everyLane = true
 }
 
 /// A trigger the job created: its code runs inside whatever statement writes

@@ -39,6 +39,9 @@ public struct PlanOptions: Sendable {
     /// tables made in attached databases) already exists and is not made or
     /// seeded again.
     public var replica = false
+    /// The first lane's plan, for a replica: which start-up statements only
+    /// the first lane runs.
+    public var firstLane: Plan?
     /// The lanes the job will run on, so each connection takes its share of `sqlite_cache`.
     public var laneCount = 1
     /// Runs before any statement; the checkpoint attaches its database here.
@@ -434,11 +437,13 @@ public struct Planner {
         return JobError(job.location(fragment.offset + min(offset, fragment.text.utf8.count)), message)
     }
 
-    /// Where `VIEW` starts in a `CREATE VIEW name` with no TEMP and no
-    /// schema before the name, or nil for any other statement.
-    static func plainCreateView(_ text: String) -> String.Index? {
+    /// Where `VIEW` or `TRIGGER` starts in a `CREATE VIEW name` or `CREATE
+    /// TRIGGER name` with no TEMP and no schema before the name, or nil for
+    /// any other statement.
+    static func plainCreateViewOrTrigger(_ text: String) -> String.Index? {
         let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
-        guard words.count >= 3, words[0].lowercased() == "create", words[1].lowercased() == "view" else { return nil }
+        guard words.count >= 3, words[0].lowercased() == "create",
+              words[1].lowercased() == "view" || words[1].lowercased() == "trigger" else { return nil }
         var name = words[2]
         if name.lowercased() == "if", words.count >= 6 { name = words[5] }
         // A schema-qualified name (`x.v`, `"x".v`) keeps its schema.

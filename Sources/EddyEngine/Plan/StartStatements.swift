@@ -26,16 +26,26 @@ extension Planner {
     /// is compiled but not run.
     mutating func runStartStatement(_ s: SQLStatement, _ statement: JobStatement, _ db: Database) throws(JobError) {
         var note: String?
+        var everyLane = true
+        let index = plan.startStatements.count
+        if options.replica, let first = options.firstLane, index < first.startStatements.count,
+           !first.startStatements[index].everyLane {
+            // What it made is in a shared file already: even preparing it
+            // again could fail ("table already exists").
+            plan.startStatements.append(first.startStatements[index])
+            return
+        }
         if options.checkOnly && s.keyword == "ATTACH" {
             note = try attachStandIn(s, statement, db)
         } else {
-            // A view in `main` may only name tables of `main`, but windows and
-            // state tables live in other schemas (the lanes' shared database,
-            // the checkpoint): an unqualified CREATE VIEW is made TEMP, which
-            // may name any. Like `main`, TEMP is the connection's own.
+            // A view or trigger in `main` may only name tables of `main`, but
+            // windows and state tables live in other schemas (the lanes'
+            // shared database, the checkpoint): an unqualified CREATE VIEW or
+            // CREATE TRIGGER is made TEMP, which may name any. Like `main`,
+            // TEMP is the connection's own.
             var text = s.sql.text
             var shift = 0
-            if let at = Self.plainCreateView(text) {
+            if let at = Self.plainCreateViewOrTrigger(text) {
                 text.insert(contentsOf: "TEMP ", at: at)
                 shift = 5
             }
@@ -46,23 +56,19 @@ extension Planner {
                 for (trigger, table) in access.createdTriggers {
                     plan.triggers[table, default: []].append(PlannedTrigger(name: trigger, location: statement.location))
                 }
-                // Another lane runs what makes its own connection's objects
-                // (ATTACH, PRAGMA, tables in main or temp); what a statement
-                // made in a shared file, the first lane already made.
-                if !options.replica || access.ddlSchemas.isSubset(of: ["main", "temp"]) {
-                    do {
-                        try db.asJob { () throws(SQLiteError) in try prepared.run() }
-                    } catch let error where error.isReadOnly && !access.writtenSchemas.isDisjoint(with: readOnlyStandIns) {
-                        // A write to a read-only stand-in: compiled, which is all a check can do.
-                        note = "compiled, not run: it writes to a database eddy check attached read-only"
-                    }
+                everyLane = access.ddlSchemas.isSubset(of: ["main", "temp"])
+                do {
+                    try db.asJob { () throws(SQLiteError) in try prepared.run() }
+                } catch let error where error.isReadOnly && !access.writtenSchemas.isDisjoint(with: readOnlyStandIns) {
+                    // A write to a read-only stand-in: compiled, which is all a check can do.
+                    note = "compiled, not run: it writes to a database eddy check attached read-only"
                 }
             } catch {
                 noteInterruption(error, at: statement.location)
                 throw mapError(error, s.sql, prefixBytes: shift)
             }
         }
-        plan.startStatements.append(StartStatement(sql: s.sql, location: statement.location, note: note))
+        plan.startStatements.append(StartStatement(sql: s.sql, location: statement.location, note: note, everyLane: everyLane))
     }
 
     /// Remembers that a statement was interrupted, so planning stops and
@@ -243,11 +249,13 @@ extension Planner {
     /// that breaks the rules, or that does not compile, before a batch runs,
     /// and names the trigger.
     mutating func probeTriggers(_ db: Database) {
-        let tables = plan.sources.map(\.name) + plan.streams.map(\.name) + plan.windows.map(\.name)
-            + plan.sinks.filter { !$0.columns.isEmpty }.map(\.name)
-        for table in tables {
+        // Windows live in the lanes' shared database, the rest in `main`.
+        let tables = plan.sources.map { ($0.name, "main") } + plan.streams.map { ($0.name, "main") }
+            + plan.windows.map { ($0.name, Lanes.sharedSchema) }
+            + plan.sinks.filter { !$0.columns.isEmpty }.map { ($0.name, "main") }
+        for (table, schema) in tables {
             guard let triggers = plan.triggers[table.lowercased()], let first = triggers.first else { continue }
-            let name = "main.\(quoteIdentifier(table))"
+            let name = "\(schema).\(quoteIdentifier(table))"
             for sql in ["INSERT INTO \(name) SELECT * FROM \(name)", "DELETE FROM \(name)"] {
                 do {
                     _ = try db.prepare(sql, persistent: false)

@@ -256,6 +256,7 @@ public final class Engine {
         var replica = first
         replica.replica = true
         replica.laneCount = plan.lanes
+        replica.firstLane = plan
         for _ in 1..<max(1, plan.lanes) { preparedLanes.append(try Planner.prepare(job, options: replica)) }
 
         let clock: BatchClock
