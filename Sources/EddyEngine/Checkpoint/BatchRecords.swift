@@ -121,6 +121,69 @@ extension CheckpointStore {
 
     // MARK: reading it back
 
+    /// Where a restart resumes, as the checkpoint records it.
+    public struct ResumePoint: Sendable {
+        /// `_seq` to continue from, per source and shard (committed batches only).
+        public var offsets: [Int: [String: Int64]] = [:]
+        /// Source positions (kinesis shards) of committed batches.
+        public var positions: [Int: [String: String]] = [:]
+        public var seenFiles: [Int: [String]] = [:]
+        public var maxBlockID: UInt64 = 0
+        public var lastCommitted: CommittedBatch?
+        /// The batch allocated but not committed when the job last stopped.
+        public var inFlight: Allocation?
+
+        public struct CommittedBatch: Sendable {
+            public var time: Int64
+            public var id: Int64
+
+            public init(time: Int64, id: Int64) {
+                self.time = time
+                self.id = id
+            }
+        }
+
+        public init() {}
+
+        /// The first batch to run: after the last one recorded and, for a live
+        /// run (`now` given), not before now.
+        public func nextBatch(zero: Int64, batchInterval bi: Int64, now: Int64?) -> NextBatch {
+            var next = NextBatch(time: zero + bi, id: 1)
+            if let latest = [lastCommitted?.time, inFlight?.time].compactMap({ $0 }).max() {
+                next.time = latest + bi
+                next.id = max(lastCommitted?.id ?? 0, inFlight?.batchID ?? 0) + 1
+            }
+            // Skip the batches missed while stopped, in one step: a checkpoint
+            // left for months (or a damaged time) must not take a loop per batch.
+            if let now, next.time <= now - bi {
+                next.time += ((now - bi - next.time) / bi + 1) * bi
+            }
+            return next
+        }
+    }
+
+    public struct NextBatch: Sendable, Equatable {
+        public var time: Int64
+        public var id: Int64
+
+        public init(time: Int64, id: Int64) {
+            self.time = time
+            self.id = id
+        }
+    }
+
+    /// Everything a restart reads from the checkpoint before its first batch.
+    public func resumePoint(_ db: Database) throws -> ResumePoint {
+        var point = ResumePoint()
+        point.offsets = try offsets(db)
+        point.positions = try positions(db)
+        point.seenFiles = try seenFiles(db)
+        point.maxBlockID = try maxBlockID(db)
+        point.lastCommitted = try lastCommitted(db).map { ResumePoint.CommittedBatch(time: $0.time, id: $0.id) }
+        point.inFlight = try inFlight(db)
+        return point
+    }
+
     /// The last committed batch, if any.
     func lastCommitted(_ db: Database) throws -> (time: Int64, id: Int64)? {
         let s = try db.prepare("SELECT batch_time, batch_id FROM ckpt._eddy_batches WHERE state = 'committed' ORDER BY batch_time DESC LIMIT 1", persistent: false)

@@ -177,25 +177,14 @@ public final class Engine {
                                externalReader: readBack)
 
         // Where everything resumes.
-        var committedOffsets: [Int: [String: Int64]] = [:]
-        var positions: [Int: [String: String]] = [:]
-        var seenFiles: [Int: [String]] = [:]
-        var maxID: UInt64 = 0
-        var last: (time: Int64, id: Int64)?
-        var inFlight: Allocation?
-        if let checkpoint {
-            committedOffsets = try checkpoint.offsets(db)
-            positions = try checkpoint.positions(db)
-            seenFiles = try checkpoint.seenFiles(db)
-            maxID = try checkpoint.maxBlockID(db)
-            last = try checkpoint.lastCommitted(db)
-            inFlight = try checkpoint.inFlight(db)
-        }
+        let resume = try checkpoint?.resumePoint(db) ?? CheckpointStore.ResumePoint()
+        let committedOffsets = resume.offsets
+        var positions = resume.positions
+        var maxID = resume.maxBlockID
         var offsets = committedOffsets
         for (block, _) in recovered {
             maxID = max(maxID, block.id)
-            let next = block.firstSeq + Int64(block.count)
-            offsets[block.source, default: [:]][block.shard] = max(offsets[block.source]?[block.shard] ?? 0, next)
+            offsets[block.source, default: [:]][block.shard] = max(offsets[block.source]?[block.shard] ?? 0, block.nextSeq)
             // The log is newer than the last commit: resume after what it holds.
             if let p = block.position { positions[block.source, default: [:]][block.shard] = p }
         }
@@ -213,7 +202,7 @@ public final class Engine {
             input = replayInput
         } else {
             input = try startLive(store: store, ids: ids, sources: sources, offsets: offsets, positions: positions,
-                                  seenFiles: seenFiles, firstRun: stored == nil, log: log)
+                                  seenFiles: resume.seenFiles, firstRun: stored == nil, log: log)
             clock = liveClock
         }
         let stdout = StdoutSink(format: options.format, writer: OutputWriter(fd: options.outputFD))
@@ -229,22 +218,12 @@ public final class Engine {
             throw error
         }
 
-        // The next batch: after the last one recorded, and (live) not before now.
-        var nextTime = zero + bi
-        var nextID: Int64 = 1
-        if let latest = [last?.time, inFlight?.time].compactMap({ $0 }).max() {
-            nextTime = latest + bi
-            nextID = max(last?.id ?? 0, inFlight?.batchID ?? 0) + 1
-        }
-        if !replay {
-            let now = clock.now()
-            while nextTime <= now - bi { nextTime += bi }
-        }
+        let next = resume.nextBatch(zero: zero, batchInterval: bi, now: replay ? nil : clock.now())
         let context = Context(input: input, runner: runner, clock: clock, zero: zero, sources: sources, log: log,
-                              nextTime: nextTime, nextID: nextID)
+                              nextTime: next.time, nextID: next.id)
         if let checkpoint {
             do {
-                try recover(context, checkpoint: checkpoint, last: last, inFlight: inFlight, recovered: recovered,
+                try recover(context, checkpoint: checkpoint, last: resume.lastCommitted, inFlight: resume.inFlight, recovered: recovered,
                             committed: committedOffsets)
             } catch {
                 input.close()
@@ -312,7 +291,7 @@ public final class Engine {
     /// A logged block was already processed when it lies below its shard's
     /// committed offset: batches take each shard's blocks in order, so the
     /// committed batches always hold a prefix of every shard.
-    private func recover(_ c: Context, checkpoint: CheckpointStore, last: (time: Int64, id: Int64)?, inFlight: Allocation?,
+    private func recover(_ c: Context, checkpoint: CheckpointStore, last: CheckpointStore.ResumePoint.CommittedBatch?, inFlight: Allocation?,
                          recovered: [(Block, WriteAheadLog.Location)], committed: [Int: [String: Int64]]) throws {
         func isCommitted(_ b: Block) -> Bool { b.firstSeq < committed[b.source]?[b.shard] ?? 0 }
         let inFlightIDs = Set(inFlight?.blocks.map(\.id) ?? [])
