@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "EddyIngestTests", dependencies: ["EddyIngest", "EddyBlocks"], swiftSettings: strict),
         .testTarget(name: "EddySQLTests", dependencies: ["EddySQL", "EddyBlocks"], swiftSettings: strict),
         .testTarget(name: "EddyJobTests", dependencies: ["EddyJob"], swiftSettings: strict),
-        .testTarget(name: "EddyEngineTests", dependencies: ["EddyEngine", "EddyIngest", "EddyBlocks"], swiftSettings: strict),
+        .testTarget(name: "EddyEngineTests", dependencies: ["EddyEngine", "EddyIngest", "EddyBlocks", "EddySQL"], swiftSettings: strict),
         .testTarget(name: "EddyEndToEndTests", dependencies: ["eddy", "EddyIngest", "EddyCore", "EddySQL", "EddyBlocks"], swiftSettings: strict),
     ]
 )

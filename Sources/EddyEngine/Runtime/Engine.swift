@@ -218,7 +218,7 @@ public final class Engine {
             throw error
         }
 
-        let next = resume.nextBatch(zero: zero, batchInterval: bi, now: replay ? nil : clock.now())
+        let next = try resume.nextBatch(zero: zero, batchInterval: bi, now: replay ? nil : clock.now())
         let context = Context(input: input, runner: runner, clock: clock, zero: zero, sources: sources, log: log,
                               nextTime: next.time, nextID: next.id)
         if let checkpoint {
