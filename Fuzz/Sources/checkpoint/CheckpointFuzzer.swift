@@ -29,8 +29,8 @@ func fuzzCheckpoint(_ input: UnsafeBufferPointer<UInt8>) -> CInt {
         let stored = try store.storedJob(db)
         let resume = try store.resumePoint(db)
         let zero = stored?.zeroTime ?? 0
-        _ = resume.nextBatch(zero: zero, batchInterval: 1000, now: WallClock.nowMs())
-        _ = resume.nextBatch(zero: zero, batchInterval: 1000, now: nil)
+        _ = try resume.nextBatch(zero: zero, batchInterval: 1000, now: WallClock.nowMs())
+        _ = try resume.nextBatch(zero: zero, batchInterval: 1000, now: nil)
     } catch {
         _ = "\(error)"
     }
