@@ -61,7 +61,30 @@ let package = Package(
         .testTarget(name: "EddyIngestTests", dependencies: ["EddyIngest", "EddyBlocks"], swiftSettings: strict),
         .testTarget(name: "EddySQLTests", dependencies: ["EddySQL", "EddyBlocks"], swiftSettings: strict),
         .testTarget(name: "EddyJobTests", dependencies: ["EddyJob"], swiftSettings: strict),
-        .testTarget(name: "EddyEngineTests", dependencies: ["EddyEngine", "EddyIngest", "EddyBlocks"], swiftSettings: strict),
+        .testTarget(name: "EddyEngineTests", dependencies: ["EddyEngine", "EddyIngest", "EddyBlocks", "EddySQL"], swiftSettings: strict),
         .testTarget(name: "EddyEndToEndTests", dependencies: ["eddy", "EddyIngest", "EddyCore", "EddySQL", "EddyBlocks"], swiftSettings: strict),
     ]
 )
+
+// libFuzzer targets for the parsers (Fuzz/, run by scripts/fuzz.sh). They are
+// part of the package only when EDDY_FUZZ=1, so normal builds and tests never
+// see them; the script builds them with -sanitize=fuzzer,address into a
+// scratch path of their own.
+if Context.environment["EDDY_FUZZ"] == "1" {
+    let fuzzers: [(name: String, dependencies: [Target.Dependency])] = [
+        ("job", ["EddyCore", "EddyJob", "EddyIngest", "EddySinks", "EddyEngine"]),
+        ("records", ["EddyBlocks", "EddyIngest"]),
+        ("wal", ["EddyCore", "EddyBlocks"]),
+        ("checkpoint", ["EddyCore", "EddyJob", "EddySQL", "EddyEngine"]),
+        ("kpl", ["EddyKinesis", .product(name: "Crypto", package: "swift-crypto")]),
+        ("kinesis-json", ["EddyKinesis"]),
+    ]
+    package.targets.append(.systemLibrary(name: "CFuzzerDriver", path: "Fuzz/Sources/CFuzzerDriver"))
+    package.targets.append(.target(name: "EddyFuzzSupport", dependencies: ["EddyCore", "CFuzzerDriver"],
+                                   path: "Fuzz/Sources/Support", swiftSettings: strict))
+    for fuzzer in fuzzers {
+        package.targets.append(.executableTarget(name: "fuzz-\(fuzzer.name)", dependencies: fuzzer.dependencies + ["EddyFuzzSupport"],
+                                                 path: "Fuzz/Sources/\(fuzzer.name)", swiftSettings: strict))
+        package.products.append(.executable(name: "fuzz-\(fuzzer.name)", targets: ["fuzz-\(fuzzer.name)"]))
+    }
+}

@@ -50,6 +50,9 @@ public struct Block: Sendable, Equatable {
     }
 
     public var lastSeq: Int64 { firstSeq + Int64(count) - 1 }
+
+    /// `_seq` of the record after this block's last: where its shard goes on.
+    public var nextSeq: Int64 { firstSeq + Int64(count) }
 }
 
 /// The tags of the values inside an encoded record. A value's header varint is

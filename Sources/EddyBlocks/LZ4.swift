@@ -26,7 +26,9 @@ public enum LZ4 {
             output.removeAll(keepingCapacity: true)
             return
         }
-        guard !input.isEmpty, rawBytes > 0, rawBytes < Int(Int32.max) else {
+        // LZ4 cannot expand a byte to more than 255: a larger raw size is
+        // damage, and must not allocate up to 2 GB before it is found out.
+        guard !input.isEmpty, rawBytes > 0, rawBytes < Int(Int32.max), rawBytes / 255 <= input.count + 1 else {
             throw BlockError.corrupt("bad block sizes: \(input.count) compressed, \(rawBytes) raw")
         }
         if output.count != rawBytes {

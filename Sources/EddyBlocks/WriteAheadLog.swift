@@ -376,7 +376,10 @@ public final class WriteAheadLog: Sendable {
                 position = String(decoding: UnsafeBufferPointer(start: p, count: Int(positionLength - 1)), as: UTF8.self)
                 p += Int(positionLength - 1)
             }
-            guard source < 1 << 20, count < 1 << 40, columns < 1 << 16, rawBytes < 1 << 40 else {
+            // `_seq` values start at 0 and the block's last one must fit: the
+            // engine resumes each shard at firstSeq + count.
+            guard source < 1 << 20, count < 1 << 40, columns < 1 << 16, rawBytes < 1 << 40,
+                  firstSeq >= 0, firstSeq <= Int64.max - Int64(count) else {
                 throw BlockError.corrupt("implausible block header")
             }
             if headerOnly {

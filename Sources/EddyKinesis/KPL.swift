@@ -149,6 +149,12 @@ public enum SequenceNumber {
     public static func less(_ a: String, _ b: String) -> Bool {
         a.count != b.count ? a.count < b.count : a < b
     }
+
+    /// 1 to 129 ASCII digits: what Kinesis hands out.
+    public static func isValid(_ s: String) -> Bool {
+        let utf8 = s.utf8
+        return !utf8.isEmpty && utf8.count <= 129 && utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
 }
 
 /// Where a shard is read up to: a Kinesis sequence number and the sub-sequence
@@ -172,7 +178,7 @@ public enum ShardPosition: Sendable, Equatable, CustomStringConvertible {
             return
         }
         let parts = text.split(separator: ":")
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy(\.isNumber), let sub = Int(parts[1]) else { return nil }
+        guard parts.count == 2, SequenceNumber.isValid(String(parts[0])), let sub = Int(parts[1]) else { return nil }
         self = .record(sequence: String(parts[0]), subSequence: sub)
     }
 

@@ -59,11 +59,19 @@ public final class KinesisClient: Sendable {
         } catch {
             throw .invalidRequest("cannot encode \(operation): \(error)")
         }
-        let bytes = try send(operation, body)
+        return try Self.decode(operation, try send(operation, body), as: Output.self)
+    }
+
+    /// A 200 answer's body as `operation`'s output.
+    public static func decode<Output: Decodable>(_ operation: String, _ bytes: [UInt8],
+                                                 as output: Output.Type) throws(KinesisError) -> Output {
         do {
             return try KinesisCoding.decoder().decode(Output.self, from: Data(bytes))
+        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+            // Valid JSON with a value eddy refuses: say which.
+            throw .malformedResponse("\(operation) answered with \(context.debugDescription): \(preview(bytes))")
         } catch {
-            throw .malformedResponse("\(operation) answered with \(bytes.count) bytes that are not its JSON: \(Self.preview(bytes))")
+            throw .malformedResponse("\(operation) answered with \(bytes.count) bytes that are not its JSON: \(preview(bytes))")
         }
     }
 
@@ -86,15 +94,21 @@ public final class KinesisClient: Sendable {
         let bytes = response.body.map { Array($0.readableBytesView) } ?? []
         let status = Int(response.status.code)
         if status == 200 { return bytes }
+        throw Self.failure(operation, status: status, body: bytes, errorType: response.headers.first(name: "x-amzn-ErrorType"))
+    }
+
+    /// What an answer other than 200 means: the error its JSON body or its
+    /// `x-amzn-ErrorType` header names, else what its status says.
+    public static func failure(_ operation: String, status: Int, body bytes: [UInt8], errorType: String?) -> KinesisError {
         if let e = try? JSONDecoder().decode(ErrorBody.self, from: Data(bytes)), let type = e.type {
-            throw KinesisError.from(type: type, message: e.message ?? e.messageUpper ?? "", status: status)
+            return KinesisError.from(type: type, message: e.message ?? e.messageUpper ?? "", status: status)
         }
-        if let type = response.headers.first(name: "x-amzn-ErrorType") {
-            throw KinesisError.from(type: type, message: "", status: status)
+        if let type = errorType {
+            return KinesisError.from(type: type, message: "", status: status)
         }
-        if status == 403 { throw .credentials("AWS refused the credentials (HTTP 403 to \(operation))") }
-        if status >= 500 { throw .server("HTTP \(status) to \(operation)") }
-        throw .malformedResponse("HTTP \(status) to \(operation): \(Self.preview(bytes))")
+        if status == 403 { return .credentials("AWS refused the credentials (HTTP 403 to \(operation))") }
+        if status >= 500 { return .server("HTTP \(status) to \(operation)") }
+        return .malformedResponse("HTTP \(status) to \(operation): \(preview(bytes))")
     }
 
     static func preview(_ bytes: [UInt8]) -> String {

@@ -26,9 +26,9 @@ struct ListShardsInput: Encodable {
     var maxResults: Int?
 }
 
-struct ListShardsOutput: Decodable {
-    var shards: [Shard]
-    var nextToken: String?
+public struct ListShardsOutput: Decodable, Sendable {
+    public var shards: [Shard]
+    public var nextToken: String?
 }
 
 struct GetShardIteratorInput: Encodable {
@@ -39,8 +39,8 @@ struct GetShardIteratorInput: Encodable {
     var timestamp: Double?
 }
 
-struct GetShardIteratorOutput: Decodable {
-    var shardIterator: String
+public struct GetShardIteratorOutput: Decodable, Sendable {
+    public var shardIterator: String
 }
 
 public struct KinesisRecord: Codable, Sendable {
@@ -48,6 +48,31 @@ public struct KinesisRecord: Codable, Sendable {
     public var approximateArrivalTimestamp: Double?
     public var data: Data
     public var partitionKey: String
+
+    /// A record whose sequence number is not one would be logged as a
+    /// position that reads back as another (`1:2` and `:0` make `1:2:0`), and
+    /// a restart would resume from the wrong place: the answer is refused.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sequenceNumber = try c.decode(String.self, forKey: .sequenceNumber)
+        guard SequenceNumber.isValid(sequenceNumber) else {
+            throw DecodingError.dataCorruptedError(forKey: .sequenceNumber, in: c,
+                debugDescription: "SequenceNumber '\(sequenceNumber.prefix(140))' is not a decimal number")
+        }
+        approximateArrivalTimestamp = try c.decodeIfPresent(Double.self, forKey: .approximateArrivalTimestamp)
+        data = try c.decode(Data.self, forKey: .data)
+        partitionKey = try c.decode(String.self, forKey: .partitionKey)
+    }
+
+    /// When the record reached Kinesis, in milliseconds since the epoch
+    /// (`_arrival_ms`), or `now` when the answer does not say or says
+    /// something no clock reads (negative, past the year 275,000, not finite).
+    public func arrivalMs(now: Int64) -> Int64 {
+        guard let seconds = approximateArrivalTimestamp else { return now }
+        let ms = (seconds * 1000).rounded(.down)
+        guard ms.isFinite, ms >= 0, ms < 9_007_199_254_740_992 else { return now }
+        return Int64(ms)
+    }
 }
 
 public struct ChildShard: Codable, Sendable {

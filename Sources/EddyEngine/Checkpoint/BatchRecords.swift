@@ -121,6 +121,102 @@ extension CheckpointStore {
 
     // MARK: reading it back
 
+    /// Where a restart resumes, as the checkpoint records it.
+    public struct ResumePoint: Sendable {
+        /// `_seq` to continue from, per source and shard (committed batches only).
+        public var offsets: [Int: [String: Int64]] = [:]
+        /// Source positions (kinesis shards) of committed batches.
+        public var positions: [Int: [String: String]] = [:]
+        public var seenFiles: [Int: [String]] = [:]
+        public var maxBlockID: UInt64 = 0
+        public var lastCommitted: CommittedBatch?
+        /// The batches allocated but not committed when the job last
+        /// stopped, oldest first: up to one per lane.
+        public var inFlight: [Allocation] = []
+
+        public struct CommittedBatch: Sendable {
+            public var time: Int64
+            public var id: Int64
+
+            public init(time: Int64, id: Int64) {
+                self.time = time
+                self.id = id
+            }
+        }
+
+        public init() {}
+
+        /// The first batch to run: after the last one recorded and, for a live
+        /// run (`now` given), not before now.
+        public func nextBatch(zero: Int64, batchInterval bi: Int64, now: Int64?) throws(RuntimeError) -> NextBatch {
+            guard CheckpointStore.plausibleTimes.contains(zero), bi > 0, bi < 1 << 50 else {
+                throw RuntimeError("the checkpoint is damaged: its zero time \(zero) is out of range; nothing was loaded from it")
+            }
+            var next = NextBatch(time: zero + bi, id: 1)
+            if let latest = ([lastCommitted?.time] + inFlight.map(\.time)).compactMap({ $0 }).max() {
+                next.time = latest + bi
+                next.id = max(lastCommitted?.id ?? 0, inFlight.map(\.batchID).max() ?? 0) + 1
+            }
+            // Skip the batches missed while stopped, in one step: a checkpoint
+            // left for months (or a damaged time) must not take a loop per batch.
+            if let now, next.time <= now - bi {
+                next.time += ((now - bi - next.time) / bi + 1) * bi
+            }
+            return next
+        }
+    }
+
+    public struct NextBatch: Sendable, Equatable {
+        public var time: Int64
+        public var id: Int64
+
+        public init(time: Int64, id: Int64) {
+            self.time = time
+            self.id = id
+        }
+    }
+
+    /// Batch times (ms since the epoch, ±285,000 years) and ids a restart can
+    /// do arithmetic on; the checkpoint only ever holds values far inside.
+    static let plausibleTimes: ClosedRange<Int64> = -(1 << 53)...(1 << 53)
+    /// `_seq` values and block ids: they only grow, from 0.
+    static let plausibleCounters: ClosedRange<Int64> = 0...(1 << 62)
+
+    /// Everything a restart reads from the checkpoint before its first batch.
+    /// Values it does arithmetic on are checked here: a damaged checkpoint
+    /// (one whose pages pass SQLite's check but whose numbers are wrong) is
+    /// refused with a clear error instead of trapping later.
+    public func resumePoint(_ db: Database) throws -> ResumePoint {
+        var point = ResumePoint()
+        point.offsets = try offsets(db)
+        point.positions = try positions(db)
+        point.seenFiles = try seenFiles(db)
+        point.maxBlockID = try maxBlockID(db)
+        point.lastCommitted = try lastCommitted(db).map { ResumePoint.CommittedBatch(time: $0.time, id: $0.id) }
+        point.inFlight = try inFlight(db)
+        func damaged(_ what: String) -> RuntimeError {
+            RuntimeError("checkpoint \(databasePath) is damaged: \(what); nothing was loaded from it")
+        }
+        for (source, shards) in point.offsets {
+            for (shard, seq) in shards where !Self.plausibleCounters.contains(seq) {
+                throw damaged("source \(source) shard '\(shard)' resumes at _seq \(seq)")
+            }
+        }
+        guard point.maxBlockID < UInt64(Self.plausibleCounters.upperBound) else { throw damaged("block id \(point.maxBlockID)") }
+        let batches = [point.lastCommitted] + point.inFlight.map { ResumePoint.CommittedBatch(time: $0.time, id: $0.batchID) }
+        for batch in batches.compactMap({ $0 }) {
+            guard Self.plausibleTimes.contains(batch.time), Self.plausibleTimes.contains(batch.id), batch.id >= 0 else {
+                throw damaged("batch \(batch.id) at time \(batch.time)")
+            }
+        }
+        for ref in point.inFlight.flatMap(\.blocks) {
+            guard Self.plausibleCounters.contains(ref.firstSeq), ref.count >= 0, ref.count < 1 << 40 else {
+                throw damaged("block \(ref.id) holds _seq \(ref.firstSeq) and \(ref.count) records")
+            }
+        }
+        return point
+    }
+
     /// The last committed batch, if any.
     func lastCommitted(_ db: Database) throws -> (time: Int64, id: Int64)? {
         let s = try db.prepare("SELECT batch_time, batch_id FROM ckpt._eddy_batches WHERE state = 'committed' ORDER BY batch_time DESC LIMIT 1", persistent: false)

@@ -275,16 +275,8 @@ public final class Engine {
         }
 
         // The next batch: after the last one recorded, and (live) not before now.
-        var nextTime = zero + bi
-        var nextID: Int64 = 1
-        if let latest = ([resume.last?.time] + resume.inFlight.map(\.time)).compactMap({ $0 }).max() {
-            nextTime = latest + bi
-            nextID = max(resume.last?.id ?? 0, resume.inFlight.map(\.batchID).max() ?? 0) + 1
-        }
-        if !replay {
-            let now = clock.now()
-            while nextTime <= now - bi { nextTime += bi }
-        }
+        let next = try resume.point.nextBatch(zero: zero, batchInterval: bi, now: replay ? nil : clock.now())
+        let nextTime = next.time, nextID = next.id
 
         let context: Context
         do {
@@ -376,31 +368,31 @@ public final class Engine {
     }
 }
 
-/// Where a run resumes, as the checkpoint and its log say.
+/// Where a run resumes: the checkpoint's resume point, moved on by what its
+/// log holds beyond the last commit.
 struct Resume {
+    var point = CheckpointStore.ResumePoint()
+    /// `_seq` to continue from, per source and shard, the log included.
     var offsets: [Int: [String: Int64]] = [:]
-    var committedOffsets: [Int: [String: Int64]] = [:]
     var positions: [Int: [String: String]] = [:]
-    var seenFiles: [Int: [String]] = [:]
     var maxBlockID: UInt64 = 0
-    var last: (time: Int64, id: Int64)?
+
+    var committedOffsets: [Int: [String: Int64]] { point.offsets }
+    var seenFiles: [Int: [String]] { point.seenFiles }
+    var last: CheckpointStore.ResumePoint.CommittedBatch? { point.lastCommitted }
     /// Batches allocated but not committed (up to one per lane), oldest first.
-    var inFlight: [Allocation] = []
+    var inFlight: [Allocation] { point.inFlight }
 
     init() {}
 
     init(checkpoint: CheckpointStore, db: Database, recovered: [(Block, WriteAheadLog.Location)]) throws {
-        committedOffsets = try checkpoint.offsets(db)
-        positions = try checkpoint.positions(db)
-        seenFiles = try checkpoint.seenFiles(db)
-        maxBlockID = try checkpoint.maxBlockID(db)
-        last = try checkpoint.lastCommitted(db)
-        inFlight = try checkpoint.inFlight(db)
-        offsets = committedOffsets
+        point = try checkpoint.resumePoint(db)
+        offsets = point.offsets
+        positions = point.positions
+        maxBlockID = point.maxBlockID
         for (block, _) in recovered {
             maxBlockID = max(maxBlockID, block.id)
-            let next = block.firstSeq + Int64(block.count)
-            offsets[block.source, default: [:]][block.shard] = max(offsets[block.source]?[block.shard] ?? 0, next)
+            offsets[block.source, default: [:]][block.shard] = max(offsets[block.source]?[block.shard] ?? 0, block.nextSeq)
             // The log is newer than the last commit: resume after what it holds.
             if let p = block.position { positions[block.source, default: [:]][block.shard] = p }
         }

@@ -267,7 +267,7 @@ struct KinesisShardReceiver: Sendable {
                 added = ctx.generator.appendPositioned(now: now) { builder in
                     var n = 0
                     for record in response.records {
-                        let arrival = record.approximateArrivalTimestamp.map { Int64($0 * 1000) } ?? now
+                        let arrival = record.arrivalMs(now: now)
                         for user in KPL.deaggregate(Array(record.data), partitionKey: record.partitionKey) {
                             // What a fresh iterator gives again (the last record taken, or the
                             // part of an aggregate already taken) is skipped.
