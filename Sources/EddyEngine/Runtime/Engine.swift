@@ -148,7 +148,13 @@ public final class Engine {
             Files.removeTree(checkpoint.spillDirectory)
             spill = (checkpoint.spillDirectory, false)
         } else {
-            spill = ((try? Files.makeTempDirectory(prefix: "eddy-spill")) ?? "/tmp/eddy-spill-\(getpid())", true)
+            // Never a fallback path: a predictable name in a shared /tmp is
+            // one another user can create first.
+            do {
+                spill = (try Files.makeTempDirectory(prefix: "eddy-spill"), true)
+            } catch {
+                throw RuntimeError("\(error); set TMPDIR to a writable directory, or SET spill_dir = 'DIR'")
+            }
         }
         // A private spill dir is the store's to remove at close; until the
         // store is handed over in the context, a failed set-up removes it here.
@@ -221,7 +227,7 @@ public final class Engine {
         let runner: JobRunner
         do {
             sinkSet = try SinkSet(specs: plan.sinks.map { s in
-                SinkSpec(name: s.name, config: (try? SinkConfig.parse(s.options).get()) ?? .stdout(format: nil), columns: s.columns)
+                SinkSpec(name: s.name, config: s.config, columns: s.columns)
             }, database: db, rerunsPossible: checkpoint != nil)
             runner = try JobRunner(prepared: prepared, stdout: stdout, zeroTime: zero, sinks: sinkSet)
         } catch {
