@@ -34,8 +34,8 @@ final class WindowRuntime {
     /// or before `time - range`.
     func expire(at time: Int64) throws(SQLiteError) {
         while let first = entries.first, first.time <= time - plan.range {
-            expire.bind(1, first.first)
-            expire.bind(2, first.last)
+            try expire.bind(1, first.first)
+            try expire.bind(2, first.last)
             try expire.run()
             entries.removeFirst()
         }
