@@ -30,8 +30,8 @@ public struct FileSourceOptions: Sendable, Equatable {
 
 /// `ack = on` for `socket` and `listen` (see `Acknowledger`).
 public struct AckPolicy: Sendable, Equatable {
-    /// `ack_timeout`: how long a producer may take none of its acks, once
-    /// the connection's buffers are full, before it is disconnected.
+    /// `ack_timeout`: how long a producer's acks may wait unwritten (the
+    /// connection's buffers full: it does not read) before it is disconnected.
     public var timeoutMs: Int64
 
     public static let defaultTimeoutMs: Int64 = 30_000

@@ -63,8 +63,8 @@ public final class TCPSocket: @unchecked Sendable {
         case timeout
         case eof
         case error(Int32)
-        /// Bytes waiting to be written made no progress for longer than
-        /// allowed: the peer stopped reading. Only reads that also write
+        /// What was written has not been taken by the peer for longer than
+        /// allowed: it stopped reading. Only reads that also write
         /// (`AckedConnection`) return it.
         case writeStalled
     }
@@ -235,6 +235,15 @@ public final class TCPSocket: @unchecked Sendable {
     public func setReceiveBuffer(_ bytes: Int32) {
         var b = bytes
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Bytes written but not yet acknowledged by the peer's kernel
+    /// (`SIOCOUTQ`); nil when the kernel does not say.
+    public var undeliveredBytes: Int? {
+        var n: Int32 = 0
+        // SIOCOUTQ, from linux/sockios.h (the same number as TIOCOUTQ).
+        guard ioctl(fd, UInt(0x5411), &n) == 0 else { return nil }
+        return Int(n)
     }
 
     /// Sets the kernel send buffer (the kernel doubles it, and has a minimum).

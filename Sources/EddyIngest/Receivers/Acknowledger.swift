@@ -21,7 +21,7 @@ final class Acknowledger: Sendable {
     /// `ack_timeout` start counting soon rather than after megabytes.
     static let sendBufferBytes: Int32 = 4096
 
-    /// How long a producer may take none of its acks before it is disconnected.
+    /// How long a producer may leave its acks waiting before it is disconnected.
     let timeoutMs: Int64
 
     private struct State: Sendable {
@@ -99,9 +99,15 @@ final class Acknowledger: Sendable {
 
 /// One producer connection with `ack = on`, used only by its receiver
 /// thread: it reads records and writes the acks the `Acknowledger` queued,
-/// both without blocking, in one poll. A producer that takes no byte of a
-/// waiting ack for `ack_timeout` has stopped reading: the read returns
-/// `.writeStalled` and the receiver disconnects it.
+/// both without blocking, in one poll.
+///
+/// A producer that stops reading is found by delivery, not by our queue:
+/// once its receive buffer is full its kernel takes no more bytes, and
+/// what we wrote stays in our kernel's send queue. (The two sides can also
+/// wedge with our queue empty and the last acks stuck in the kernel, no
+/// record flowing either way.) So: while anything we wrote is not yet
+/// taken by the peer, and it has taken nothing for `ack_timeout`, the read
+/// returns `.writeStalled` and the receiver disconnects it.
 struct AckedConnection {
     let socket: TCPSocket
     let acks: Acknowledger
@@ -110,8 +116,12 @@ struct AckedConnection {
     private var written = 0
     /// The count in the newest line taken from the acknowledger.
     private var sent: Int64 = 0
-    /// Since when (monotonic ms) a waiting line could not be written; nil
-    /// while the socket takes bytes.
+    /// Bytes handed to the kernel so far, and of those, taken by the peer
+    /// when last looked.
+    private var handed: Int64 = 0
+    private var delivered: Int64 = 0
+    /// Since when (monotonic ms) the peer has taken none of what waits for it;
+    /// nil while nothing waits.
     private var blockedSince: Int64?
 
     init(socket: TCPSocket, acks: Acknowledger) {
@@ -126,14 +136,11 @@ struct AckedConnection {
         let deadline = Self.nowMs() + Int64(max(0, timeoutMs))
         while true {
             let now = Self.nowMs()
-            switch flush(now: now) {
-            case .failed(let code): return .error(code)
-            case .stalled: return .writeStalled
-            case .idle, .waiting: break
-            }
+            if let code = flush() { return .error(code) }
+            if stalled(now: now) { return .writeStalled }
             let waiting = written < line.count
             var wait = deadline - now
-            if waiting, let since = blockedSince { wait = min(wait, since + acks.timeoutMs - now) }
+            if let since = blockedSince { wait = min(wait, max(1, since + acks.timeoutMs - now)) }
             var fds = [pollfd(fd: socket.fd, events: Int16(POLLIN) | (waiting ? Int16(POLLOUT) : 0), revents: 0),
                        pollfd(fd: acks.wakeFD, events: Int16(POLLIN), revents: 0)]
             let ready = poll(&fds, 2, Int32(clamping: max(0, wait)))
@@ -151,24 +158,12 @@ struct AckedConnection {
         }
     }
 
-    private enum Flush {
-        /// Nothing to write.
-        case idle
-        /// A line waits for room in the socket.
-        case waiting
-        /// A line has waited longer than `ack_timeout`.
-        case stalled
-        case failed(Int32)
-    }
-
-    /// Writes what is queued, as far as the socket takes it now.
-    private mutating func flush(now: Int64) -> Flush {
+    /// Writes what is queued, as far as the socket takes it now; an errno
+    /// when the connection is gone.
+    private mutating func flush() -> Int32? {
         while true {
             if written == line.count {
-                guard let count = acks.pending(after: sent) else {
-                    blockedSince = nil
-                    return .idle
-                }
+                guard let count = acks.pending(after: sent) else { return nil }
                 sent = count
                 line = Array("ack \(count)\n".utf8)
                 written = 0
@@ -177,15 +172,30 @@ struct AckedConnection {
             switch result {
             case .sent(let n):
                 written += n
-                blockedSince = nil
+                handed += Int64(n)
             case .wouldBlock:
-                let since = blockedSince ?? now
-                blockedSince = since
-                return now - since >= acks.timeoutMs ? .stalled : .waiting
+                return nil
             case .failed(let code):
-                return .failed(code)
+                return code
             }
         }
+    }
+
+    /// Whether the peer has taken none of what waits for it for `ack_timeout`.
+    private mutating func stalled(now: Int64) -> Bool {
+        let inKernel = socket.undeliveredBytes.map { Int64($0) } ?? 0
+        let taken = handed - inKernel
+        if written == line.count && inKernel == 0 {
+            blockedSince = nil
+            delivered = taken
+            return false
+        }
+        if taken > delivered || blockedSince == nil {
+            delivered = taken
+            blockedSince = now
+            return false
+        }
+        return now - (blockedSince ?? now) >= acks.timeoutMs
     }
 
     private static func nowMs() -> Int64 { MonotonicTime.now() / 1_000_000 }

@@ -30,7 +30,7 @@ public struct ReceiverContext: Sendable {
 enum StreamPump {
     enum End {
         case eof, stopped, failed(Int32)
-        /// The producer took none of its acks for `ack_timeout`.
+        /// The producer left its acks unread for `ack_timeout`.
         case stalled
     }
 

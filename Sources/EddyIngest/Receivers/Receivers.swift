@@ -68,7 +68,7 @@ enum SocketReceiver {
                 case .failed(let code): logger.warning("source \(ctx.source): reading \(address) failed: \(String(cString: strerror(code))); reconnecting")
                 case .stalled:
                     let timeout = Units.formatDuration(acks?.timeoutMs ?? 0)
-                    logger.warning("source \(ctx.source): \(address) took none of its acks for \(timeout) (ack_timeout); disconnected, reconnecting")
+                    logger.warning("source \(ctx.source): \(address) left its acks unread for \(timeout) (ack_timeout); disconnected, reconnecting")
                 }
                 if ctx.stop.wait(timeoutMs: backoff.delayMs) { return }
             }
@@ -201,7 +201,7 @@ final class Listener: Sendable {
                         logger.warning("source \(self.source.name): shard \(shard) failed: \(String(cString: strerror(code)))")
                     case .stalled:
                         let timeout = Units.formatDuration(acks?.timeoutMs ?? 0)
-                        logger.warning("source \(self.source.name): producer \(peer) (shard \(shard)) took none of its acks for \(timeout) (ack_timeout); disconnected")
+                        logger.warning("source \(self.source.name): producer \(peer) (shard \(shard)) left its acks unread for \(timeout) (ack_timeout); disconnected")
                     case .eof, .stopped:
                         break
                     }
