@@ -45,6 +45,7 @@ import io
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -357,8 +358,14 @@ class _Faults:
         self.rules, self.lock = [], threading.Lock()
 
     def add(self, rules):
+        rules = rules if isinstance(rules, list) else [rules]
+        # Tests share one server: a rule that names no stream would hit
+        # whichever test calls next, so every rule must name its stream.
+        for r in rules:
+            if not r.get("stream"):
+                raise ValueError(f"fault rule {json.dumps(r)} names no stream")
         with self.lock:
-            for r in rules if isinstance(rules, list) else [rules]:
+            for r in rules:
                 r.setdefault("count", 1)
                 r.setdefault("skip", 0)
                 self.rules.append(r)
@@ -532,7 +539,12 @@ class Front:
     def _faults(self, environ, start_response, body):
         method = environ["REQUEST_METHOD"]
         if method == "POST":
-            FAULTS.add(json.loads(body))
+            try:
+                FAULTS.add(json.loads(body))
+            except ValueError as e:
+                out = json.dumps({"error": str(e)}).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+                return [out]
         elif method == "DELETE":
             with FAULTS.lock:
                 FAULTS.rules.clear()
@@ -555,7 +567,26 @@ def seed_credentials(access_key, secret_key, account_id="123456789012"):
         {"Effect": "Allow", "Action": "kinesis:*", "Resource": "*"}]}))
 
 
+def _die_with_parent():
+    """Whoever started the server may have SIGTERM blocked in the mask its
+    children inherit, or may die without stopping it: take SIGTERM, SIGINT
+    and SIGHUP back, and exit once the parent process is gone (polled:
+    PR_SET_PDEATHSIG would fire when the parent's starting *thread* ends)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    for signo in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signo, lambda *_: os._exit(0))
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv=None):
+    _die_with_parent()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)

@@ -30,8 +30,17 @@ static inline void eddy_result_text_transient(sqlite3_context *c, const char *p,
     sqlite3_result_text(c, p, n, SQLITE_TRANSIENT);
 }
 
-static inline int eddy_db_config_defensive(sqlite3 *db, int on) {
-    return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, on, (int *)0);
+/// Sets one of sqlite3_db_config's on/off options and returns, through
+/// `now`, the value it holds afterwards, so the caller can check the option
+/// really took (an old SQLite ignores options it does not know).
+static inline int eddy_db_config_flag(sqlite3 *db, int op, int on, int *now) {
+    return sqlite3_db_config(db, op, on, now);
+}
+
+/// Marks a virtual table module as harmless, so the table-valued split()
+/// works inside views and triggers with SQLITE_DBCONFIG_TRUSTED_SCHEMA off.
+static inline int eddy_vtab_config_innocuous(sqlite3 *db) {
+    return sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
 }
 
 /// sqlite3_mprintf is variadic; virtual tables need their messages in

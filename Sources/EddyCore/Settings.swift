@@ -27,12 +27,64 @@ public struct Settings: Sendable, Equatable {
     /// Page cache SQLite may use for batch, stream and window tables; beyond it
     /// pages go to a temp file, which is what bounds a long window's memory.
     public var sqliteCache: Int64 = 256 << 20
+    /// How long one statement of the job may run before it is interrupted; 0
+    /// means no limit. A job file is code: this is what stops a runaway query
+    /// (a recursive CTE that never ends) from holding the engine forever.
+    public var statementTimeout: Int64 = 0
 
     public init() {}
 
     public enum WALSync: String, Sendable, Equatable, CaseIterable {
         case block, interval, off
     }
+
+    /// The range a number-valued setting must fall in. Values outside it are
+    /// mistakes (`batch_interval = '1000000d'`: the first batch never comes)
+    /// or overflow what they feed (`sqlite_cache` becomes a 32-bit KiB count).
+    public struct Bounds: Sendable, Equatable {
+        public enum Unit: Sendable, Equatable { case duration, bytes, count }
+        public var unit: Unit
+        public var min: Int64
+        public var max: Int64
+        /// A value that is allowed outside the range, meaning "none" (0 for statement_timeout).
+        public var off: Int64?
+
+        public func format(_ v: Int64) -> String {
+            switch unit {
+            case .duration: return Units.formatDuration(v)
+            case .bytes: return Units.formatBytes(v)
+            case .count: return String(v)
+            }
+        }
+
+        /// `from 10ms to 1d`, or `0 (none) or from 10ms to 1d`.
+        public var described: String {
+            let range = "from \(format(min)) to \(format(max))"
+            guard let off else { return range }
+            return "\(off) (none) or \(range)"
+        }
+
+        public func contains(_ v: Int64) -> Bool { v == off || (v >= min && v <= max) }
+    }
+
+    /// The bounds of every number-valued setting, in one place: `set` enforces
+    /// them, and `eddy check`'s key list and the README show them.
+    public static let bounds: [String: Bounds] = [
+        "batch_interval": Bounds(unit: .duration, min: 10, max: 86_400_000),
+        "block_interval": Bounds(unit: .duration, min: 10, max: 3_600_000),
+        "block_max_bytes": Bounds(unit: .bytes, min: 1 << 10, max: 1 << 30),
+        "memory_budget": Bounds(unit: .bytes, min: 1, max: 1 << 40),
+        "disk_budget": Bounds(unit: .bytes, min: 0, max: 1 << 50),
+        "max_rate": Bounds(unit: .count, min: 0, max: 1_000_000_000),
+        "initial_rate": Bounds(unit: .count, min: 0, max: 1_000_000_000),
+        "stop_timeout": Bounds(unit: .duration, min: 100, max: 86_400_000),
+        "sqlite_cache": Bounds(unit: .bytes, min: 1 << 20, max: 1 << 40),
+        "statement_timeout": Bounds(unit: .duration, min: 10, max: 86_400_000, off: 0),
+    ]
+
+    /// The longest `RANGE` or `SLIDE` a window may have: a window's batches
+    /// are kept (and reloaded after a restart) for its whole range.
+    public static let maxWindowSpan: Int64 = 30 * 86_400_000
 
     /// Every key, with what it takes; `eddy check` and error messages list them.
     public static let keys: [(name: String, help: String)] = [
@@ -48,51 +100,45 @@ public struct Settings: Sendable, Equatable {
         ("wal_sync", "block|interval|off: when the write-ahead log is fsynced (default block)"),
         ("stop_timeout", "how long a graceful stop may take (default 30s)"),
         ("sqlite_cache", "SQLite page cache for batch and window tables (default 256MB)"),
-    ]
+        ("statement_timeout", "how long one statement of the job may run, 0 = no limit (default 0)"),
+    ].map { (key: (String, String)) -> (name: String, help: String) in
+        guard let b = bounds[key.0] else { return (name: key.0, help: key.1) }
+        return (name: key.0, help: key.1 + "; \(b.described)")
+    }
 
     /// Applies one `key = value`. The error message names the key and the rule.
     public mutating func set(_ key: String, _ value: String) -> Result<Void, UnitError> {
-        func duration(_ apply: (inout Settings, Int64) -> Void, positive: Bool = true) -> Result<Void, UnitError> {
-            switch Units.parseDuration(value) {
-            case .failure(let e): return .failure(UnitError("\(key): \(e.message)"))
-            case .success(let ms):
-                if positive && ms <= 0 { return .failure(UnitError("\(key) must be greater than 0")) }
-                apply(&self, ms)
+        let name = key.lowercased()
+        /// Parses a number-valued setting and checks it against its bounds.
+        func bounded(_ parse: (String) -> Result<Int64, UnitError>, _ apply: (inout Settings, Int64) -> Void) -> Result<Void, UnitError> {
+            switch parse(value) {
+            case .failure(let e): return .failure(UnitError("\(name): \(e.message)"))
+            case .success(let v):
+                if let b = Settings.bounds[name], !b.contains(v) {
+                    return .failure(UnitError("\(name) must be \(b.described), not '\(value.trimmingSpaces)'"))
+                }
+                apply(&self, v)
                 return .success(())
             }
         }
-        func size(_ apply: (inout Settings, Int64) -> Void, minimum: Int64 = 1) -> Result<Void, UnitError> {
-            switch Units.parseByteSize(value) {
-            case .failure(let e): return .failure(UnitError("\(key): \(e.message)"))
-            case .success(let bytes):
-                if bytes < minimum { return .failure(UnitError("\(key) must be at least \(Units.formatBytes(minimum))")) }
-                apply(&self, bytes)
-                return .success(())
+        func count(_ text: String) -> Result<Int64, UnitError> {
+            guard let n = Int64(text.trimmingSpaces), n >= 0 else {
+                return .failure(UnitError("must be a whole number >= 0, not '\(text)'"))
             }
+            return .success(n)
         }
-        func count(_ apply: (inout Settings, Int64) -> Void) -> Result<Void, UnitError> {
-            guard let n = Int64(value.trimmingSpaces), n >= 0 else {
-                return .failure(UnitError("\(key) must be a whole number >= 0, not '\(value)'"))
-            }
-            apply(&self, n)
-            return .success(())
-        }
-        switch key.lowercased() {
-        case "batch_interval": return duration { $0.batchInterval = $1 }
-        case "block_interval": return duration { $0.blockInterval = $1 }
-        case "block_max_bytes":
-            if case .success(let b) = Units.parseByteSize(value), b > 1 << 30 {
-                return .failure(UnitError("block_max_bytes must be at most 1GB"))
-            }
-            return size({ $0.blockMaxBytes = $1 }, minimum: 1024)
-        case "memory_budget": return size { $0.memoryBudget = $1 }
-        case "disk_budget": return size({ $0.diskBudget = $1 }, minimum: 0)
+        switch name {
+        case "batch_interval": return bounded(Units.parseDuration) { $0.batchInterval = $1 }
+        case "block_interval": return bounded(Units.parseDuration) { $0.blockInterval = $1 }
+        case "block_max_bytes": return bounded(Units.parseByteSize) { $0.blockMaxBytes = $1 }
+        case "memory_budget": return bounded(Units.parseByteSize) { $0.memoryBudget = $1 }
+        case "disk_budget": return bounded(Units.parseByteSize) { $0.diskBudget = $1 }
         case "spill_dir":
             guard !value.isEmpty else { return .failure(UnitError("spill_dir must not be empty")) }
             spillDir = value
             return .success(())
-        case "max_rate": return count { $0.maxRate = $1 }
-        case "initial_rate": return count { $0.initialRate = $1 }
+        case "max_rate": return bounded(count) { $0.maxRate = $1 }
+        case "initial_rate": return bounded(count) { $0.initialRate = $1 }
         case "backpressure":
             guard let on = Settings.parseSwitch(value) else {
                 return .failure(UnitError("backpressure must be on or off, not '\(value)'"))
@@ -105,8 +151,15 @@ public struct Settings: Sendable, Equatable {
             }
             walSync = mode
             return .success(())
-        case "stop_timeout": return duration { $0.stopTimeout = $1 }
-        case "sqlite_cache": return size({ $0.sqliteCache = $1 }, minimum: 1 << 20)
+        case "stop_timeout": return bounded(Units.parseDuration) { $0.stopTimeout = $1 }
+        case "sqlite_cache": return bounded(Units.parseByteSize) { $0.sqliteCache = $1 }
+        case "statement_timeout":
+            // A bare 0 means "no limit", as in max_rate; any other value needs its unit.
+            if value.trimmingSpaces == "0" {
+                statementTimeout = 0
+                return .success(())
+            }
+            return bounded(Units.parseDuration) { $0.statementTimeout = $1 }
         default:
             let known = Settings.keys.map(\.name).joined(separator: ", ")
             return .failure(UnitError("unknown setting '\(key)' (known: \(known))"))
@@ -136,6 +189,7 @@ public struct Settings: Sendable, Equatable {
             ("wal_sync", walSync.rawValue),
             ("stop_timeout", Units.formatDuration(stopTimeout)),
             ("sqlite_cache", Units.formatBytes(sqliteCache)),
+            ("statement_timeout", statementTimeout == 0 ? "0" : Units.formatDuration(statementTimeout)),
         ]
     }
 }

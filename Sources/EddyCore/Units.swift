@@ -52,6 +52,7 @@ public enum Units {
 
     /// Formats milliseconds back the way a user would write them.
     public static func formatDuration(_ ms: Int64) -> String {
+        if ms != 0 && ms % 86_400_000 == 0 { return "\(ms / 86_400_000)d" }
         if ms != 0 && ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
         if ms != 0 && ms % 60_000 == 0 { return "\(ms / 60_000)m" }
         if ms != 0 && ms % 1000 == 0 { return "\(ms / 1000)s" }

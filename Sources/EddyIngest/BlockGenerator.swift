@@ -179,6 +179,7 @@ public final class BlockGenerator: Sendable {
                 do {
                     try wal(block)
                     persisted = true
+                    CrashPoint.logged.reached()
                 } catch {
                     // The log could not take it (disk full): keep the block
                     // for this run rather than drop it; the log reports why.

@@ -4,8 +4,30 @@ import EddyCore
 /// and classifies the SQLite ones by when they run. It collects every error
 /// it can find in one pass, each with its `file:line:col`.
 public enum JobParser {
+    /// The largest job file eddy reads. A job is hand-written SQL; this is
+    /// hundreds of times a large one, and bounds what checking and preparing
+    /// it costs (lookup data belongs in an attached database or a source).
+    public static let maxBytes: Int64 = 4 << 20
+    /// The most statements a job may have. Each is prepared once and kept
+    /// for the whole run, so this also bounds the memory a job's SQL holds.
+    public static let maxStatements = 5_000
+
+    public static func tooLarge(bytes: Int64) -> String {
+        "the job file is \(Units.formatBytes(bytes)); eddy reads job files up to \(Units.formatBytes(maxBytes)) (put lookup data in an attached database or a file source)"
+    }
+
     public static func parse(path: String, text: String) throws(JobErrors) -> Job {
         let map = LineMap(file: path, text: text)
+        let utf8 = text.utf8
+        if utf8.count > maxBytes {
+            throw JobErrors([JobError(map.location(0), tooLarge(bytes: Int64(utf8.count)))])
+        }
+        // SQLite reads SQL as a C string: a NUL byte would silently end the
+        // statement there (`SELECT count(*) \0 FROM t` runs as `SELECT count(*)`).
+        if let nul = utf8.firstIndex(of: 0) {
+            throw JobErrors([JobError(map.location(utf8.distance(from: utf8.startIndex, to: nul)),
+                                      "the job file has a NUL byte here; a job file is text")])
+        }
         let tokens: [Token]
         do {
             tokens = try Lexer(text: text, map: map).tokenize()
@@ -17,6 +39,10 @@ public enum JobParser {
         var errors: [JobError] = []
         for group in split(tokens) {
             guard let first = group.first, let last = group.last else { continue }
+            if statements.count + errors.count == maxStatements {
+                errors.append(JobError(map.location(first.start), "the job has more than \(maxStatements) statements; eddy takes up to \(maxStatements) (put lookup data in an attached database or a file source)"))
+                break
+            }
             let fragment = SQLFragment(text: String(decoding: bytes[first.start..<last.end], as: UTF8.self), offset: first.start)
             var p = StatementParser(tokens: group, bytes: bytes, map: map)
             do {
@@ -360,14 +386,11 @@ struct StatementParser {
 
     static let startKeywords: Set<String> = ["CREATE", "DROP", "ALTER", "PRAGMA", "ATTACH", "DETACH", "ANALYZE", "REINDEX", "EXPLAIN"]
     static let batchKeywords: Set<String> = ["SELECT", "VALUES", "INSERT", "REPLACE", "UPDATE", "DELETE", "WITH"]
-    static let transactionKeywords: Set<String> = ["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"]
-
     mutating func parseSQL() throws(JobError) -> SQLStatement {
         guard let first = peek, let whole = rest(from: 0) else { throw error("empty statement") }
         let keyword = first.value.uppercased()
-        if Self.transactionKeywords.contains(keyword) && first.kind == .word {
-            throw error("eddy runs every batch in one transaction of its own; remove \(keyword)", at: first)
-        }
+        // BEGIN, COMMIT, SAVEPOINT and the like are refused by SQLite's
+        // authorizer when the statement is compiled (EddySQL's JobSQLPolicy).
         if keyword == "VACUUM" && first.kind == .word {
             throw error("VACUUM cannot run inside eddy's batch transactions; remove it", at: first)
         }

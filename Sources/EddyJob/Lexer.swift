@@ -43,13 +43,37 @@ public struct LineMap: Sendable {
     public let file: String
     private let bytes: [UInt8]
     private let lineStarts: [Int]
+    /// UTF-8 continuation bytes before each `chunk`-byte boundary, so a
+    /// column (in characters) costs at most one chunk of scanning, even on a
+    /// line megabytes long.
+    private let continuationsBefore: [Int]
+    private static let chunk = 256
 
     public init(file: String, text: String) {
         self.file = file
         self.bytes = Array(text.utf8)
         var starts = [0]
-        for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") { starts.append(i + 1) }
+        var counts = [0]
+        var continuations = 0
+        for (i, b) in bytes.enumerated() {
+            if i > 0 && i % Self.chunk == 0 { counts.append(continuations) }
+            if b == UInt8(ascii: "\n") { starts.append(i + 1) }
+            if b & 0xC0 == 0x80 { continuations += 1 }
+        }
         lineStarts = starts
+        continuationsBefore = counts
+    }
+
+    /// Continuation bytes in `bytes[0..<offset]`.
+    private func continuations(before offset: Int) -> Int {
+        let k = min(offset / Self.chunk, continuationsBefore.count - 1)
+        var n = continuationsBefore[k]
+        var i = k * Self.chunk
+        while i < offset {
+            if bytes[i] & 0xC0 == 0x80 { n += 1 }
+            i += 1
+        }
+        return n
     }
 
     public func location(_ offset: Int) -> SourceLocation {
@@ -61,12 +85,8 @@ public struct LineMap: Sendable {
             if lineStarts[mid] <= offset { lo = mid } else { hi = mid - 1 }
         }
         // Columns count characters, not bytes: continuation bytes are skipped.
-        var column = 1
-        var i = lineStarts[lo]
-        while i < offset {
-            if bytes[i] & 0xC0 != 0x80 { column += 1 }
-            i += 1
-        }
+        let start = lineStarts[lo]
+        var column = 1 + (offset - start) - (continuations(before: offset) - continuations(before: start))
         if offset < bytes.count && bytes[offset] & 0xC0 == 0x80 { column -= 1 }
         return SourceLocation(file: file, line: lo + 1, column: max(1, column))
     }

@@ -10,39 +10,78 @@ public struct TableAccess: Sendable, Equatable {
     public var writes: Set<String> = []
     /// Lowercased names of functions called.
     public var functions: Set<String> = []
+    /// Triggers the statement creates: lowercased trigger name → the table it is on.
+    public var createdTriggers: [String: String] = [:]
+    /// Schemas (lowercased) the statement writes to, the main one as `main`.
+    public var writtenSchemas: Set<String> = []
 
     public init() {}
 }
 
-/// Collects access reports while a statement is being prepared. Outside of
-/// that, the callback allows everything and records nothing (SQLite calls it
-/// again when it re-prepares a statement after a schema change).
+/// The per-connection state the authorizer callback works with. Tracing
+/// (collecting a statement's `TableAccess`) is on only while eddy prepares a
+/// statement to learn what it reads; the job policy applies to job SQL and to
+/// anything a trigger or view does, whenever SQLite compiles it.
+///
+/// Owned by one connection, and so by one thread.
 final class AuthorizerState {
-    var active = false
+    var tracing = false
     var access = TableAccess()
+    /// The job's own SQL is being compiled or run (see `Database.asJob`).
+    var jobSQL = false
+    var policy = JobSQLPolicy()
+    /// Why the last statement was refused, for the error SQLite reports as
+    /// "not authorized".
+    var denial: String?
 
     func begin() {
         access = TableAccess()
-        active = true
+        tracing = true
     }
 }
 
 let authorizerCallback: @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?,
                                         UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Int32 = {
-    raw, action, arg1, arg2, _, _ in
+    raw, action, arg1, arg2, arg3, inner in
     guard let raw else { return SQLITE_OK }
     let state = Unmanaged<AuthorizerState>.fromOpaque(raw).takeUnretainedValue()
-    guard state.active else { return SQLITE_OK }
     func name(_ p: UnsafePointer<CChar>?) -> String? { p.map { String(cString: $0).lowercased() } }
+    let request = AuthorizerRequest(action: action, arg1: name(arg1), arg2: name(arg2), schema: name(arg3),
+                                    inner: inner.map { String(cString: $0) })
+    // eddy's own statements run unchecked; but what a trigger or a view does
+    // is the job's code, even inside eddy's INSERT into a source table.
+    if let refusal = state.policy.refusal(for: request, fromJob: state.jobSQL || request.inner != nil) {
+        state.denial = refusal
+        return SQLITE_DENY
+    }
+    guard state.tracing else { return SQLITE_OK }
     switch action {
     case SQLITE_READ:
-        if let table = name(arg1) { state.access.reads.insert(table) }
+        if let table = request.arg1 { state.access.reads.insert(table) }
     case SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE:
-        if let table = name(arg1) { state.access.writes.insert(table) }
+        if let table = request.arg1 { state.access.writes.insert(table) }
+        state.access.writtenSchemas.insert(request.schema ?? "main")
+    case SQLITE_CREATE_TRIGGER, SQLITE_CREATE_TEMP_TRIGGER:
+        if let trigger = request.arg1, let table = request.arg2 { state.access.createdTriggers[trigger] = table }
+        state.access.writtenSchemas.insert(request.schema ?? "main")
+    case SQLITE_CREATE_TABLE, SQLITE_CREATE_VIEW, SQLITE_CREATE_INDEX, SQLITE_CREATE_VTABLE, SQLITE_ALTER_TABLE,
+         SQLITE_DROP_TABLE, SQLITE_DROP_VIEW, SQLITE_DROP_INDEX, SQLITE_DROP_TRIGGER, SQLITE_DROP_VTABLE:
+        state.access.writtenSchemas.insert(request.schema ?? "main")
     case SQLITE_FUNCTION:
-        if let fn = name(arg2) { state.access.functions.insert(fn) }
+        if let fn = request.arg2 { state.access.functions.insert(fn) }
     default:
         break
     }
     return SQLITE_OK
+}
+
+/// One call of SQLite's authorizer, its names lowercased.
+struct AuthorizerRequest {
+    var action: Int32
+    var arg1: String?
+    var arg2: String?
+    /// The database (schema) name, where the action has one.
+    var schema: String?
+    /// The trigger or view whose code asks, nil for top-level SQL.
+    var inner: String?
 }

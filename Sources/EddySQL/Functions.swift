@@ -7,7 +7,9 @@ import Glibc
 enum EddyFunctions {
     static func register(on db: Database) throws(SQLiteError) {
         let ctx = Unmanaged.passUnretained(db.context).toOpaque()
-        let utf8 = SQLITE_UTF8
+        // Innocuous: none of them has side effects or reveals anything beyond
+        // the batch, so views and triggers may call them with trusted_schema off.
+        let utf8 = SQLITE_UTF8 | SQLITE_INNOCUOUS
         var rc = sqlite3_create_function_v2(db.handle, "batch_time", 0, utf8, ctx, { c, _, _ in
             sqlite3_result_int64(c, sqlContext(c).batchTime)
         }, nil, nil, nil)

@@ -10,6 +10,8 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// Byte offset into the statement's SQL, when SQLite knows one.
     public var offset: Int?
     public var sql: String?
+    /// Set when eddy cut the statement short (statement_timeout, a stop).
+    public var interruption: Interruption?
 
     public init(code: Int32, message: String, offset: Int? = nil, sql: String? = nil) {
         self.code = code
@@ -32,6 +34,9 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// SQLITE_READONLY: a write to a database opened read-only.
+    public var isReadOnly: Bool { code & 0xFF == SQLITE_READONLY }
 
     /// SQLITE_FULL, or an I/O error caused by a full disk.
     public var isDiskFull: Bool { code & 0xFF == SQLITE_FULL }

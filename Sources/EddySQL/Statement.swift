@@ -25,9 +25,11 @@ public enum SQLValue: Sendable, Equatable, Hashable, CustomStringConvertible {
 public final class Statement {
     public let handle: OpaquePointer
     public let sql: String
-    private let db: OpaquePointer
+    /// Kept alive by its statements, and asked why a statement failed.
+    private let database: Database
 
     init(database: Database, sql: String, persistent: Bool) throws(SQLiteError) {
+        database.authorizer.denial = nil
         var stmt: OpaquePointer?
         var tail: UnsafePointer<CChar>?
         let flags: UInt32 = persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
@@ -47,13 +49,13 @@ public final class Statement {
         if rc == SQLITE_MISUSE {
             throw SQLiteError(code: rc, message: "expected one statement, found more", offset: nil, sql: sql)
         }
-        guard rc == SQLITE_OK else { throw SQLiteError(db: database.handle, code: rc, sql: sql) }
+        guard rc == SQLITE_OK else { throw database.explained(SQLiteError(db: database.handle, code: rc, sql: sql)) }
         guard let stmt else {
             throw SQLiteError(code: SQLITE_MISUSE, message: "empty statement", offset: 0, sql: sql)
         }
         self.handle = stmt
         self.sql = sql
-        self.db = database.handle
+        self.database = database
     }
 
     deinit { sqlite3_finalize(handle) }
@@ -85,7 +87,7 @@ public final class Statement {
         let rc = sqlite3_step(handle)
         if rc == SQLITE_ROW { return true }
         if rc == SQLITE_DONE { return false }
-        let error = SQLiteError(db: db, code: rc, sql: sql)
+        let error = database.explained(SQLiteError(db: database.handle, code: rc, sql: sql))
         sqlite3_reset(handle)
         throw error
     }

@@ -72,20 +72,28 @@ public final class SinkSet {
     public var isEmpty: Bool { entries.isEmpty }
 
     /// Hands each sink its rows for the batch at `batchTime`. Returns rows delivered.
+    /// A failure names its sink (`SinkDeliveryFailure`), except that the
+    /// reader of stdout going away stays `OutputClosed`.
     public func deliver(batchTime: Int64, database: Database, stdout: StdoutSink) throws -> Int64 {
         var total: Int64 = 0
         for e in entries {
-            switch e.spec.config {
-            case .stdout:
-                total += Int64(try stdout.emit(e.read))
-            case .file:
-                if let file = e.file { total += Int64(try file.write(batchTime: batchTime, rows: e.read)) }
-            case .sqlite:
-                if let sqlite = e.sqlite { total += Int64(try sqlite.write(batchTime: batchTime, rows: e.read)) }
-            case .kinesis:
-                if let kinesis = e.kinesis { total += Int64(try kinesis.write(rows: e.read)) }
+            do {
+                switch e.spec.config {
+                case .stdout:
+                    total += Int64(try stdout.emit(e.read))
+                case .file:
+                    if let file = e.file { total += Int64(try file.write(batchTime: batchTime, rows: e.read)) }
+                case .sqlite:
+                    if let sqlite = e.sqlite { total += Int64(try sqlite.write(batchTime: batchTime, rows: e.read)) }
+                case .kinesis:
+                    if let kinesis = e.kinesis { total += Int64(try kinesis.write(rows: e.read)) }
+                }
+                try e.clear.run()
+            } catch let closed as OutputClosed {
+                throw closed
+            } catch {
+                throw SinkDeliveryFailure(sink: e.spec.name, error: error)
             }
-            try e.clear.run()
         }
         return total
     }
@@ -94,4 +102,11 @@ public final class SinkSet {
     public func markers() throws -> [(String, Int64?)] {
         try entries.compactMap { e in try e.sqlite.map { (e.spec.name, try $0.lastBatch()) } }
     }
+}
+
+/// A sink could not take its batch's rows; the engine reports it at the
+/// sink's definition in the job file.
+public struct SinkDeliveryFailure: Error {
+    public var sink: String
+    public var error: any Error
 }

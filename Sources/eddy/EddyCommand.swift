@@ -47,8 +47,8 @@ struct Eddy: ParsableCommand {
             A bare SELECT prints its rows to stdout. See README.md for the language.
 
             Exit codes: 0 ok, 1 job error (bad SQL, bad option, invalid window),
-            2 usage error, 3 runtime failure. A second SIGINT/SIGTERM exits at once
-            with 128 + the signal number.
+            2 usage error, 3 runtime failure. SIGINT, SIGTERM and SIGHUP stop
+            gracefully; a second one exits at once with 128 + the signal number.
             """,
         version: "0.1.0",
         subcommands: [RunCommand.self, CheckCommand.self, GenCommand.self, StatusCommand.self]
@@ -73,9 +73,11 @@ func report(_ error: any Error) -> ExitStatus {
     }
 }
 
-/// SIGINT and SIGTERM are taken by a dedicated thread (they are blocked in
-/// every other thread), so a stop request is handled in normal code: the first
-/// asks for a graceful stop, a second exits at once.
+/// SIGINT, SIGTERM and SIGHUP are taken by a dedicated thread (they are
+/// blocked in every other thread), so a stop request is handled in normal
+/// code: the first asks for a graceful stop, a second exits at once. SIGHUP
+/// is a stop too: a closed terminal or `systemctl stop` of a session should
+/// not lose the batch in flight.
 enum Signals {
     static let stop = StopSignal()
 
@@ -87,6 +89,7 @@ enum Signals {
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &set, nil)
         let blocked = set
         do {

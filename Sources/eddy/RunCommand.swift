@@ -23,6 +23,9 @@ struct JobOptions: ParsableArguments {
     }
 
     func loadJob() throws -> Job {
+        if let size = Files.status(job)?.size, size > JobParser.maxBytes {
+            throw JobError(SourceLocation(file: job, line: 1, column: 1), JobParser.tooLarge(bytes: size))
+        }
         let bytes: [UInt8]
         do {
             bytes = try Files.readAll(job)
@@ -95,6 +98,7 @@ struct RunCommand: ParsableCommand, EddySubcommand {
             let options = try runOptions()
             var planOptions = PlanOptions()
             planOptions.overrides = try job.overrides()
+            planOptions.stop = Signals.stop
             let parsed = try job.loadJob()
             var store: CheckpointStore?
             if let checkpoint {
@@ -108,7 +112,14 @@ struct RunCommand: ParsableCommand, EddySubcommand {
             }
             let prepared = try Planner.prepare(parsed, options: planOptions)
             let engine = Engine(prepared: prepared, options: options, stop: Signals.stop, checkpoint: store)
-            _ = try engine.run()
+            switch try engine.run() {
+            case .finished, .outputClosed: return .ok
+            // With a checkpoint the interrupted batch runs again at the next start.
+            case .stopTimedOut: return store != nil ? .ok : .runtime
+            }
+        } catch let stopped as StartupInterrupted where stopped.isStop {
+            // A stop asked for before the first batch: nothing was received, nothing is lost.
+            StandardError.write("eddy: \(stopped.description)\n")
             return .ok
         } catch {
             return report(error)
@@ -128,6 +139,8 @@ struct CheckCommand: ParsableCommand, EddySubcommand {
         do {
             var planOptions = PlanOptions()
             planOptions.overrides = try job.overrides()
+            planOptions.checkOnly = true
+            planOptions.stop = Signals.stop
             let prepared = try Planner.prepare(try job.loadJob(), options: planOptions)
             print(PlanPrinter.describe(prepared.plan), terminator: "")
             return .ok

@@ -60,6 +60,8 @@ struct ParseDurationTests {
         }
         #expect(Units.formatDuration(1500) == "1500ms")
         #expect(Units.formatDuration(120_000) == "2m")
+        #expect(Units.formatDuration(86_400_000) == "1d")
+        #expect(Units.formatDuration(90_000_000) == "25h")
     }
 }
 

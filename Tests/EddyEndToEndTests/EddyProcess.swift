@@ -31,7 +31,10 @@ struct EddyProcess {
     }()
 
     struct Result {
+        /// The exit status, or the signal number when a signal ended it.
         var status: Int32
+        /// A signal ended the process (SIGKILL from a test, or a crash).
+        var signaled = false
         var stdout: String
         var stderr: String
         var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }
@@ -53,6 +56,9 @@ struct EddyProcess {
         process.arguments = args
         process.currentDirectoryURL = URL(fileURLWithPath: cwd ?? Self.repoRoot)
         var environment = ProcessInfo.processInfo.environment
+        // What a killed eddy leaves in $TMPDIR (its private spill dir) stays
+        // inside the test's own directory, removed when the tests end.
+        environment["TMPDIR"] = dir.path
         for (k, v) in env { environment[k] = v }
         process.environment = environment
         process.standardOutput = FileHandle(forWritingAtPath: outPath)
@@ -81,7 +87,8 @@ struct EddyProcess {
             usleep(20_000)
         }
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: read(outPath), stderr: read(errPath))
+        return Result(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+                      stdout: read(outPath), stderr: read(errPath))
     }
 
     /// What the process printed so far.
@@ -120,6 +127,7 @@ struct EddyProcess {
         p.currentDirectoryURL = URL(fileURLWithPath: cwd ?? repoRoot)
         var env = ProcessInfo.processInfo.environment
         env["EDDY"] = binary
+        env["TMPDIR"] = dir.path
         p.environment = env
         p.standardOutput = FileHandle(forWritingAtPath: out)
         p.standardError = FileHandle(forWritingAtPath: err)
@@ -136,7 +144,8 @@ struct EddyProcess {
         }
         p.waitUntilExit()
         func read(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
-        return Result(status: p.terminationStatus, stdout: read(out), stderr: read(err))
+        return Result(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
+                      stdout: read(out), stderr: read(err))
     }
 }
 

@@ -102,7 +102,7 @@ import Testing
         let n = 1500
         try put(input, (0..<n).map { (key: "k\($0 % 10)", text: "\($0),k\($0 % 10)") })
         try moto.faults("""
-            [{"op": "GetRecords", "error": "ProvisionedThroughputExceededException", "count": 6},
+            [{"op": "GetRecords", "error": "ProvisionedThroughputExceededException", "stream": "\(input)", "count": 6},
              {"op": "ListShards", "error": "LimitExceededException", "stream": "\(input)", "count": 2, "skip": 1},
              {"op": "PutRecords.record", "error": "ProvisionedThroughputExceededException", "stream": "\(output)", "count": 40},
              {"op": "PutRecords", "error": "ProvisionedThroughputExceededException", "stream": "\(output)", "count": 2}]
@@ -143,7 +143,7 @@ import Testing
 
         let stream = try moto.freshStream(shards: 1)
         try put(stream, [(key: "k", text: "1,k")])
-        try moto.faults(#"[{"op": "GetRecords", "raw": "{\"Records\": 12, oops", "status": 200}]"#)
+        try moto.faults(#"[{"op": "GetRecords", "raw": "{\"Records\": 12, oops", "status": 200, "stream": "\#(stream)"}]"#)
         let bad = try EddyProcess.run(["run", try job(dir, stream: stream, start: "trim_horizon"), "--duration", "20s"],
                                       env: env(dir.path + "/state"), timeout: 60)
         #expect(bad.status == 3)
@@ -268,7 +268,7 @@ import Testing
     @Test func genPutsWordLinesIntoAStream() throws {
         let stream = try moto.freshStream(shards: 2)
         let r = try EddyProcess.run(["gen", "--kinesis", stream, "--endpoint", moto.url, "--count", "1200", "--words", "4", "--rate", "0"],
-                                    env: env(NSTemporaryDirectory()))
+                                    env: env(try TempDir().path + "/state"))
         #expect(r.status == 0, "\(r.stderr)")
         let records = try moto.readAll(stream)
         #expect(records.count == 1200)

@@ -15,6 +15,7 @@ final class MotoServer: @unchecked Sendable {
     let port: UInt16
     var url: String { "http://127.0.0.1:\(port)" }
     let auth: Bool
+    private let logDir: TempDir?
 
     static let credentials = AWSCredentials(accessKeyID: "AKIAEDDYTEST00000001", secretAccessKey: "eddy/test+secret")
 
@@ -30,6 +31,7 @@ final class MotoServer: @unchecked Sendable {
         self.port = port
         auth = false
         process = nil
+        logDir = nil
     }
 
     /// `environment`: settings of moto_kinesis_ext.py, such as `EDDY_MOTO_ITERATOR_TTL`.
@@ -40,7 +42,10 @@ final class MotoServer: @unchecked Sendable {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
-        let out = NSTemporaryDirectory() + "eddy-moto-\(getpid())-\(auth ? "auth" : "open").out"
+        // Its log lives in a test directory, removed when the tests end.
+        let logs = try TempDir()
+        logDir = logs
+        let out = logs.path + "/moto.out"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", EddyProcess.repoRoot + "/scripts/moto_kinesis_ext.py", "--port", "0"] + (auth ? ["--auth"] : [])
@@ -65,7 +70,12 @@ final class MotoServer: @unchecked Sendable {
         port = found
     }
 
-    deinit { if let process, process.isRunning { process.terminate() } }
+    deinit {
+        if let process, process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
 
     var client: KinesisClient {
         KinesisClient(endpoint: KinesisEndpoint(region: "us-east-1", endpoint: url), credentials: Self.credentials)
@@ -129,10 +139,16 @@ final class MotoServer: @unchecked Sendable {
     }
 }
 
-/// Test servers to stop when the test process ends.
+/// Test servers to stop when the test process ends (each also stops by
+/// itself when its parent dies: moto_kinesis_ext.py sets PR_SET_PDEATHSIG).
 nonisolated(unsafe) var atexit_pids: [Int32] = {
     atexit {
         for pid in atexit_pids { kill(pid, SIGTERM) }
+        for pid in atexit_pids {
+            var status: Int32 = 0
+            for _ in 0..<100 where waitpid(pid, &status, WNOHANG) == 0 { usleep(20_000) }
+            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        }
     }
     return []
 }()

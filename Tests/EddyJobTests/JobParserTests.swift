@@ -134,9 +134,37 @@ struct JobParserTests {
     }
 
     @Test func allStatementErrorsAreCollected() {
-        let e = errors("BEGIN;\nSELECT 1;\nCREATE FOO x;\nCOMMIT")
+        let e = errors("CREATE STATE seen (k);\nSELECT 1;\nCREATE FOO x;\nVACUUM")
         #expect(e.map(\.location.line) == [1, 3, 4])
         let all = JobErrors(e).description
         #expect(all.split(separator: "\n").count == 3)
+    }
+}
+
+@Suite("JobParser: what a job file may be")
+struct JobFileLimitTests {
+    @Test func aNulByteIsAnErrorAtItsPlace() {
+        let e = errors("SELECT 1;\nSELECT count(*) \u{0} FROM lines;")
+        #expect(e.count == 1)
+        #expect(e.first?.location == Loc(file: "job.sql", line: 2, column: 17))
+        #expect(e.first?.message == "the job file has a NUL byte here; a job file is text")
+        // Inside a string literal too: SQLite would cut the statement there.
+        #expect(errors("SELECT 'a\u{0}b';").first?.location.column == 10)
+    }
+
+    @Test func statementsAreLimited() throws {
+        let ok = String(repeating: "SELECT 1;\n", count: JobParser.maxStatements)
+        #expect(try JobParser.parse(path: "job.sql", text: ok).statements.count == JobParser.maxStatements)
+        let e = errors(ok + "SELECT 2;\nSELECT 3;\n")
+        #expect(e.count == 1)
+        #expect(e.first?.location == Loc(file: "job.sql", line: JobParser.maxStatements + 1, column: 1))
+        #expect(e.first?.message.hasPrefix("the job has more than \(JobParser.maxStatements) statements") == true)
+    }
+
+    @Test func bytesAreLimited() {
+        let big = String(repeating: "-- a comment line of 32 bytes!!\n", count: Int(JobParser.maxBytes) / 32 + 1)
+        let e = errors(big + "SELECT 1;")
+        #expect(e.first?.location == Loc(file: "job.sql", line: 1, column: 1))
+        #expect(e.first?.message.hasPrefix("the job file is 4.0MB; eddy reads job files up to 4MB") == true)
     }
 }

@@ -130,4 +130,20 @@ struct LineMapTests {
         #expect(map.location(1).column == 1)
         #expect(map.location(offset(of: "y") - 3).column == 3, "a byte inside 語")
     }
+
+    /// A job on one long line: every column is computed from per-chunk counts,
+    /// and must equal counting the characters one by one.
+    @Test func longLinesWithMultiByteCharacters() {
+        var text = "x\n"
+        for i in 0..<3000 { text += i % 7 == 0 ? "é日😀 " : "ab; " }
+        let map = LineMap(file: "f.sql", text: text)
+        let bytes = Array(text.utf8)
+        var column = 1
+        for offset in 2..<bytes.count {
+            if bytes[offset] & 0xC0 != 0x80 {
+                #expect(map.location(offset) == Loc(file: "f.sql", line: 2, column: column), "offset \(offset)")
+                column += 1
+            }
+        }
+    }
 }

@@ -95,6 +95,15 @@ public enum BatchStep: Sendable {
 public struct StartStatement: Sendable {
     public var sql: SQLFragment
     public var location: SourceLocation
+    /// How `eddy check` ran it, when not as written (an ATTACH's stand-in).
+    public var note: String?
+}
+
+/// A trigger the job created: its code runs inside whatever statement writes
+/// its table, eddy's own included, so failures there are reported at it.
+public struct PlannedTrigger: Sendable {
+    public var name: String
+    public var location: SourceLocation
 }
 
 /// Everything `eddy check` prints and `eddy run` runs.
@@ -112,6 +121,8 @@ public struct Plan: Sendable {
     public var steps: [BatchStep] = []
     /// Lowercased name → what it is.
     public var relations: [String: RelationKind] = [:]
+    /// The job's triggers by the (lowercased) table they are on.
+    public var triggers: [String: [PlannedTrigger]] = [:]
 
     /// How often a relation changes: batch_interval for sources and streams
     /// over them, the slide for windows. nil for tables that are not streams.

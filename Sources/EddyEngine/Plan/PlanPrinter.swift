@@ -11,10 +11,18 @@ public enum PlanPrinter {
         let bi = plan.settings.batchInterval
         out.append("job \(plan.jobPath): ok")
         out.append("")
-        out.append("settings:")
+        out.append("settings (with the range each takes):")
         let defaults = Settings().described
+        let width = plan.settings.described.map { $0.0.count + $0.1.count }.max() ?? 0
         for ((key, value), (_, def)) in zip(plan.settings.described, defaults) {
-            out.append("  \(key) = \(value)\(value == def ? "" : "   (set)")")
+            var line = "  \(key) = \(value)"
+            var notes: [String] = []
+            if value != def { notes.append("set") }
+            if let bounds = Settings.bounds[key] { notes.append(bounds.described) }
+            if !notes.isEmpty {
+                line += String(repeating: " ", count: width - key.count - value.count + 3) + "(\(notes.joined(separator: "; ")))"
+            }
+            out.append(line)
         }
         out.append("")
         out.append("sources:")
@@ -64,6 +72,7 @@ public enum PlanPrinter {
             out.append("once at start:")
             for s in plan.startStatements {
                 out.append("  [\(s.location)]  \(oneLine(s.sql.text))")
+                if let note = s.note { out.append("      eddy check: \(note)") }
             }
         }
         out.append("")

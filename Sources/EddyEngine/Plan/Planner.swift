@@ -32,6 +32,10 @@ public struct PlanOptions: Sendable {
     public var prepareDatabase: (@Sendable (Database) throws -> Void)?
     /// Whether a state table was already in the checkpoint, so INITIAL must not seed it again.
     public var stateTableExists: (@Sendable (Database, String) -> Bool)?
+    /// `eddy check`: plan without writing anything (ATTACH gets an in-memory stand-in).
+    public var checkOnly = false
+    /// A stop request interrupts the start-up statement that is running.
+    public var stop: StopSignal?
 
     public init() {}
 }
@@ -50,6 +54,10 @@ public struct Planner {
     /// passes find them out of order, and they run in file order.
     var orderedSteps: [(position: Int, step: BatchStep)] = []
     var position = 0
+    /// A start-up statement that was cut short: planning stops there.
+    var interrupted: StartupInterrupted?
+    /// `eddy check`: schemas attached read-only as stand-ins (too large to copy).
+    var readOnlyStandIns: Set<String> = []
 
     public static func prepare(_ job: Job, options: PlanOptions = PlanOptions()) throws -> PreparedJob {
         var planner = Planner(job: job, options: options)
@@ -71,9 +79,15 @@ public struct Planner {
         } catch let e as SQLiteError {
             throw RuntimeError("cannot open SQLite: \(e.message)")
         }
+        if options.stateSchema != "main" { db.protectCheckpoint(schema: options.stateSchema) }
+        db.checkOnly = options.checkOnly
+        db.statementTimeoutMs = plan.settings.statementTimeout
+        db.interruptStatements(on: options.stop)
+        // Start-up is over once planning is: from here the engine decides what interrupts.
+        defer { db.interruptStatements(on: nil) }
 
         // Pass 1, in file order: eddy's definitions and SQLite's start-up statements.
-        for statement in job.statements {
+        for statement in job.statements where interrupted == nil {
             position = statement.index
             do throws(JobError) {
                 switch statement.kind {
@@ -90,6 +104,7 @@ public struct Planner {
                 errors.append(error)
             }
         }
+        if let interrupted { throw interrupted }
         // Pass 2: per-batch statements, which may use anything created at start.
         for statement in job.statements {
             guard case .sql(let s) = statement.kind, s.phase == .perBatch else { continue }
@@ -102,6 +117,7 @@ public struct Planner {
         }
         plan.steps = orderedSteps.sorted { $0.position < $1.position }.map(\.step)
         if errors.isEmpty { checkOrder() }
+        if errors.isEmpty { probeTriggers(db) }
         if errors.isEmpty && plan.sources.isEmpty {
             errors.append(JobError(job.location(0), "the job has no CREATE SOURCE: eddy needs at least one source to read"))
         }
@@ -116,8 +132,14 @@ public struct Planner {
 
     mutating func applySettings() throws {
         var settings = Settings()
+        var seen: [String: SourceLocation] = [:]
         for statement in job.statements {
             guard case .set(let key, let value, let valueLocation) = statement.kind else { continue }
+            if let first = seen[key.key] {
+                errors.append(JobError(key.location, "\(key.key) is already set at \(first); a job sets each key once (--set on the command line overrides the job)"))
+                continue
+            }
+            seen[key.key] = key.location
             if case .failure(let e) = settings.set(key.value, value) {
                 let at = e.message.hasPrefix("unknown setting") ? key.location : valueLocation
                 errors.append(JobError(at, e.message))
@@ -176,6 +198,7 @@ public struct Planner {
         } catch {
             throw JobError(s.name.location, "source \(s.name.value): \(error.message)")
         }
+        db.reserve(table: s.name.value, as: "a source")
         plan.sources.append(PlannedSource(index: plan.sources.count, name: s.name.value, config: config,
                                           location: s.name.location))
     }
@@ -188,13 +211,16 @@ public struct Planner {
         var slide = plan.settings.batchInterval
         for r in reads { if let sl = plan.slide(of: r) { slide = lcm(slide, sl) } }
         do {
-            try db.execute("CREATE TABLE main.\(quoteIdentifier(s.name.value)) AS SELECT * FROM (\(s.query.text)) LIMIT 0")
+            try db.asJob { () throws(SQLiteError) in
+                try db.execute("CREATE TABLE main.\(quoteIdentifier(s.name.value)) AS SELECT * FROM (\(s.query.text)) LIMIT 0")
+            }
         } catch {
             throw JobError(s.name.location, "stream \(s.name.value): \(error.message)")
         }
+        db.reserve(table: s.name.value, as: "a stream")
         let prefix = "INSERT INTO main.\(quoteIdentifier(s.name.value)) "
         do {
-            streamInserts.append(try db.prepare(prefix + s.query.text))
+            streamInserts.append(try db.asJob { () throws(SQLiteError) in try db.prepare(prefix + s.query.text) })
         } catch {
             throw mapError(error, s.query, prefixBytes: prefix.utf8.count)
         }
@@ -219,6 +245,9 @@ public struct Planner {
             case .failure(let e): throw JobError(at, "window \(w.name.value): \(what): \(e.message)")
             case .success(let ms):
                 guard ms > 0 else { throw JobError(at, "window \(w.name.value): \(what) must be greater than 0") }
+                guard ms <= Settings.maxWindowSpan else {
+                    throw JobError(at, "window \(w.name.value): \(what) must be at most \(Units.formatDuration(Settings.maxWindowSpan)), not \(text)")
+                }
                 return ms
             }
         }
@@ -238,6 +267,7 @@ public struct Planner {
         } catch {
             throw JobError(w.name.location, "window \(w.name.value): \(error.message)")
         }
+        db.reserve(table: w.name.value, as: "a window")
         plan.windows.append(PlannedWindow(index: plan.windows.count, name: w.name.value, parent: w.parent.key,
                                           range: range, slide: slide, parentSlide: parentSlide, location: w.name.location))
         orderedSteps.append((position, .window(plan.windows.count - 1)))
@@ -246,30 +276,54 @@ public struct Planner {
     mutating func defineStateTable(_ t: StateTableStatement, _ db: Database) throws(JobError) {
         try claim(t.name, as: .stateTable(plan.stateTables.count))
         let schema = options.stateSchema
-        let createSQL = "CREATE TABLE \(quoteIdentifier(schema)).\(quoteIdentifier(t.name.value)) \(t.definition.text)"
+        let table = "\(quoteIdentifier(schema)).\(quoteIdentifier(t.name.value))"
+        let createSQL = "CREATE TABLE \(table) \(t.definition.text)"
         let existed = options.stateTableExists?(db, t.name.value) ?? false
-        if !existed {
-            do {
-                try db.execute(createSQL)
-            } catch {
-                let prefix = "CREATE TABLE \(quoteIdentifier(schema)).\(quoteIdentifier(t.name.value)) "
-                throw mapError(error, t.definition, prefixBytes: prefix.utf8.count)
-            }
-        }
-        if let initial = t.initial {
-            let prefix = "INSERT INTO \(quoteIdentifier(schema)).\(quoteIdentifier(t.name.value)) "
-            let statement: Statement
-            do {
-                statement = try db.prepare(prefix + initial.text, persistent: false)
-            } catch {
-                throw mapError(error, initial, prefixBytes: prefix.utf8.count)
-            }
+        let insertPrefix = "INSERT INTO \(table) "
+        var seed: Statement?
+        // The table and its INITIAL rows commit together: a stop or a crash
+        // between the two would leave a state table that is never seeded.
+        if !existed { try runEddySQL(db, "BEGIN", at: t.name.location) }
+        do throws(JobError) {
             if !existed {
-                do { try statement.run() } catch { throw mapError(error, initial, prefixBytes: prefix.utf8.count) }
+                do {
+                    try db.asJob { () throws(SQLiteError) in try db.execute(createSQL) }
+                } catch {
+                    throw mapError(error, t.definition, prefixBytes: "CREATE TABLE \(table) ".utf8.count)
+                }
             }
+            if let initial = t.initial {
+                do {
+                    seed = try db.asJob { () throws(SQLiteError) in try db.prepare(insertPrefix + initial.text, persistent: false) }
+                } catch {
+                    throw mapError(error, initial, prefixBytes: insertPrefix.utf8.count)
+                }
+                if !existed, let seed {
+                    do {
+                        try db.asJob { () throws(SQLiteError) in try seed.run() }
+                    } catch {
+                        noteInterruption(error, at: job.location(initial.offset))
+                        throw mapError(error, initial, prefixBytes: insertPrefix.utf8.count)
+                    }
+                }
+            }
+            if !existed { try runEddySQL(db, "COMMIT", at: t.name.location) }
+        } catch {
+            if db.inTransaction { try? db.execute("ROLLBACK") }
+            throw error
         }
+        db.reserve(table: t.name.value, as: "a state table")
         plan.stateTables.append(PlannedStateTable(index: plan.stateTables.count, name: t.name.value, createSQL: createSQL,
                                                   definition: t.definition.text, initial: t.initial, location: t.name.location))
+    }
+
+    /// eddy's own statement during planning; its failure is reported at `location`.
+    func runEddySQL(_ db: Database, _ sql: String, at location: SourceLocation) throws(JobError) {
+        do {
+            try db.execute(sql)
+        } catch {
+            throw JobError(location, error.message)
+        }
     }
 
     mutating func defineSink(_ s: SinkStatement) throws(JobError) {
@@ -286,16 +340,6 @@ public struct Planner {
         try claim(s.name, as: .sink(plan.sinks.count))
         plan.sinks.append(PlannedSink(index: plan.sinks.count, name: s.name.value, options: options, config: config,
                                       location: s.name.location, columns: []))
-    }
-
-    mutating func runStartStatement(_ s: SQLStatement, _ statement: JobStatement, _ db: Database) throws(JobError) {
-        do {
-            let prepared = try db.prepare(s.sql.text, persistent: false)
-            try prepared.run()
-        } catch {
-            throw mapError(error, s.sql)
-        }
-        plan.startStatements.append(StartStatement(sql: s.sql, location: statement.location))
     }
 
     // MARK: per-batch statements
@@ -330,7 +374,7 @@ public struct Planner {
             columns = listed
         } else {
             do {
-                let q = try db.prepare(target.query.text, persistent: false)
+                let q = try db.asJob { () throws(SQLiteError) in try db.prepare(target.query.text, persistent: false) }
                 columns = q.columnNames
             } catch {
                 throw mapError(error, target.query)
@@ -349,12 +393,13 @@ public struct Planner {
         } catch {
             throw JobError(target.name.location, "sink \(plan.sinks[k].name): \(error.message)")
         }
+        db.reserve(table: plan.sinks[k].name, as: "a sink")
         plan.sinks[k].columns = columns
     }
 
     func prepareTracing(_ fragment: SQLFragment, _ db: Database) throws(JobError) -> (Statement, TableAccess) {
         do {
-            return try db.prepareTracingAccess(fragment.text)
+            return try db.asJob { () throws(SQLiteError) in try db.prepareTracingAccess(fragment.text) }
         } catch {
             throw mapError(error, fragment)
         }

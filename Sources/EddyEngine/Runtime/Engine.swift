@@ -34,6 +34,9 @@ public enum RunEnd: Sendable, Equatable {
     case finished
     /// The reader of stdout went away.
     case outputClosed
+    /// A stop ran past `stop_timeout`: the batch in flight was interrupted and
+    /// rolled back (with a checkpoint it runs again at the next start).
+    case stopTimedOut
 }
 
 /// Runs a prepared job: starts its receivers (or replay input), recovers from
@@ -91,12 +94,26 @@ public final class Engine {
     var retention: Int64 { plan.windows.reduce(0) { $0 + $1.range } }
 
     public func run() throws -> RunEnd {
-        let context = try setUp()
+        // stop_timeout counts from the stop request, wherever the engine is.
+        let watchdog = StopWatchdog(timeoutMs: settings.stopTimeout, checkpointed: checkpoint != nil)
+        if stop.observe({ _ in watchdog.start() }) > 0 { watchdog.start() }
+        db.interruptStatements(on: watchdog.abandon)
         defer {
-            context.input.close()
-            context.log?.close()
+            watchdog.standDown()
+            db.interruptStatements(on: nil)
         }
-        return try loop(context)
+        do {
+            let context = try setUp()
+            defer {
+                context.input.close()
+                context.log?.close()
+            }
+            return try loop(context)
+        } catch let error where watchdog.abandoned(error) {
+            let place = (error as? BatchFailure).map { "\($0.location): batch \($0.time)" } ?? "the batch in flight"
+            StandardError.write("eddy: \(place) was interrupted at stop_timeout and rolled back\(checkpoint != nil ? "; it runs again at the next start" : "")\n")
+            return .stopTimedOut
+        }
     }
 
     /// Everything `run()` does before its first batch, and nothing after:
@@ -339,6 +356,7 @@ public final class Engine {
             let keep = Set(c.retained.flatMap(\.ids)).union(inFlightIDs)
             log.release(Set(recovered.filter { isCommitted($0.0) && !keep.contains($0.0.id) }.map(\.0.id)))
         }
+        CrashPoint.recovery.reached()
         if let inFlight {
             let blocks = try c.input.reload(inFlight, log: c.log)
             logger.info("checkpoint: running batch \(inFlight.time) again, with the \(blocks.count) block(s) it had")
@@ -364,10 +382,9 @@ public final class Engine {
         var estimators = c.sources.map { _ in PIDRateEstimator(batchIntervalMs: bi) }
         var batchesRun = 0
         var stopping = false
-        var watchdogStarted = false
-        let finished = StopSignal()
-        defer { _ = finished.request() }
-        var badBefore = c.sources.map { $0.errors.count }
+        // Bad records counted before the first batch (stdin can be read to
+        // its end during start-up) belong to the first batch's figure.
+        var badBefore = c.sources.map { _ in Int64(0) }
         // A replay resumed after it already ran to its end has nothing left to do.
         if options.replayDir != nil && c.input.ended(after: c.nextTime - bi) { return .finished }
         while true {
@@ -376,13 +393,7 @@ public final class Engine {
                 if stop.isRequested || !c.clock.sleep(until: time, stop: stop) { stopping = true }
                 if let deadline, time >= deadline { stopping = true }
             }
-            if stopping {
-                c.input.stopReceiving()
-                if stop.isRequested && !watchdogStarted {
-                    watchdogStarted = true
-                    startStopWatchdog(finished: finished)
-                }
-            }
+            if stopping { c.input.stopReceiving() }
             if let failure = c.log?.failure { throw RuntimeError(failure + "; received data up to here is safe in the checkpoint") }
             if let failure = c.sources.compactMap(\.failure).first { throw RuntimeError(failure) }
             let started = c.clock.now()
@@ -435,15 +446,18 @@ public final class Engine {
                 let log = c.log
                 try checkpoint.recordAllocation(db, time: time, batchID: batchID, blocks: blocks,
                                                 logged: { log?.contains($0) ?? false }, files: c.input.takenFiles)
+                CrashPoint.allocated.reached()
             }
         }
         let sinkNames = plan.sinks.filter { !$0.columns.isEmpty }.map(\.name)
         let outcome = try c.runner.runBatch(time: time, batchID: batchID, blocks: blocks,
                                             payload: { fromStore ? try c.input.payload(of: $0) : $0.payload },
                                             beforeCommit: checkpoint.map { ckpt in { db in
+                                                CrashPoint.inBatch.reached()
                                                 try ckpt.recordCommit(db, time: time, records: Int64(blocks.reduce(0) { $0 + $1.count }),
                                                                       blocks: blocks, sinks: sinkNames)
                                             } })
+        if checkpoint != nil { CrashPoint.committed.reached() }
         try c.runner.stdout.endBatch()
         for source in c.sources { try source.committed(blocks, checkpointed: checkpoint != nil) }
         if fromStore { c.input.release(blocks) }

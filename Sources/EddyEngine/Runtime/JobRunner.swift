@@ -68,7 +68,7 @@ public final class JobRunner {
         var outcome = Outcome()
         try begin.run()
         do {
-            for clear in clearSources { try clear.run() }
+            try clearSources(time: time)
             let decompressed = loaders.reduce(0) { $0 + $1.decompressNanos }
             var fetchNanos: Int64 = 0
             for block in blocks {
@@ -76,16 +76,27 @@ public final class JobRunner {
                 let t0 = MonotonicTime.now()
                 let compressed = try payload(block)
                 fetchNanos += MonotonicTime.now() - t0
-                let rows = try loaders[block.source].load(block, payload: compressed)
+                let rows = try writing(plan.sources[block.source].name, "loading source", plan.sources[block.source].location, time) {
+                    try loaders[block.source].load(block, payload: compressed)
+                }
                 outcome.records += Int64(rows)
                 outcome.recordsPerShard["\(plan.sources[block.source].name)/\(block.shard)", default: 0] += Int64(rows)
             }
             let decompressNanos = loaders.reduce(0) { $0 + $1.decompressNanos } - decompressed
             outcome.blockReadMs = Double(fetchNanos + decompressNanos) / 1_000_000
             try runSteps(time: time, outcome: &outcome, statements: true)
-            outcome.outputRows += try sinks.deliver(batchTime: time, database: db, stdout: stdout)
+            do {
+                outcome.outputRows += try sinks.deliver(batchTime: time, database: db, stdout: stdout)
+            } catch let failed as SinkDeliveryFailure {
+                guard let sink = plan.sinks.first(where: { $0.name == failed.sink }) else { throw failed.error }
+                throw BatchFailure(location: sink.location, time: time, error: failed.error, context: "sink \(sink.name)")
+            }
             try beforeCommit?(db)
-            try commit.run()
+            do {
+                try commit.run()
+            } catch {
+                throw RuntimeError("batch \(time): the batch's transaction could not commit: \(error.message)")
+            }
         } catch {
             rollback.reset()
             if db.inTransaction { try? rollback.run() }
@@ -105,9 +116,11 @@ public final class JobRunner {
         var outcome = Outcome()
         try begin.run()
         do {
-            for clear in clearSources { try clear.run() }
+            try clearSources(time: time)
             for block in blocks where block.source >= 0 && block.source < loaders.count {
-                try loaders[block.source].load(block, payload: block.payload)
+                _ = try writing(plan.sources[block.source].name, "loading source", plan.sources[block.source].location, time) {
+                    try loaders[block.source].load(block, payload: block.payload)
+                }
             }
             try runSteps(time: time, outcome: &outcome, statements: false)
             try commit.run()
@@ -122,19 +135,22 @@ public final class JobRunner {
         for step in plan.steps {
             switch step {
             case .stream(let i):
-                guard schedule.isDue(slide: plan.streams[i].slide, at: time) else { continue }
-                try clearStreams[i].run()
+                let stream = plan.streams[i]
+                guard schedule.isDue(slide: stream.slide, at: time) else { continue }
+                try writing(stream.name, "stream", stream.location, time) { try clearStreams[i].run() }
                 do {
-                    try prepared.streamInserts[i].run()
+                    try db.asJob { () throws(SQLiteError) in try prepared.streamInserts[i].run() }
                 } catch {
-                    throw BatchFailure(location: plan.streams[i].location, time: time, error: error)
+                    throw BatchFailure(location: triggerLocation(stream.name) ?? stream.location, time: time, error: error)
                 }
             case .window(let i):
                 let w = windows[i]
-                if schedule.isDue(slide: w.plan.parentSlide, at: time) {
-                    try w.add(time: time, database: db)
+                try writing(w.plan.name, "window", w.plan.location, time) { () throws in
+                    if schedule.isDue(slide: w.plan.parentSlide, at: time) {
+                        try w.add(time: time, database: db)
+                    }
+                    try w.expire(at: time)
                 }
-                try w.expire(at: time)
             case .statement(let i):
                 let planned = plan.statements[i]
                 guard statements, schedule.isDue(slide: planned.slide, at: time) else { continue }
@@ -146,9 +162,9 @@ public final class JobRunner {
                 let statement = prepared.statements[i]
                 do {
                     if planned.isOutput {
-                        outcome.outputRows += Int64(try stdout.emit(statement))
+                        outcome.outputRows += Int64(try db.asJob { try stdout.emit(statement) })
                     } else {
-                        try statement.run()
+                        try db.asJob { () throws(SQLiteError) in try statement.run() }
                     }
                 } catch let closed as OutputClosed {
                     throw closed
@@ -159,6 +175,35 @@ public final class JobRunner {
             }
         }
         db.context.window = nil
+    }
+
+    private func clearSources(time: Int64) throws {
+        for (source, clear) in zip(plan.sources, clearSources) {
+            try writing(source.name, "clearing source", source.location, time) { try clear.run() }
+        }
+    }
+
+    /// Runs eddy's own statement that writes `table`. A failure there is
+    /// reported at the job's trigger on that table when it has one (its code
+    /// runs inside the statement), else at the table's definition.
+    private func writing<T>(_ table: String, _ what: String, _ location: SourceLocation, _ time: Int64,
+                            _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            // Only SQLite's errors can come from the job's code; a damaged block is eddy's own.
+            guard error is SQLiteError else { throw error }
+            if let trigger = plan.triggers[table.lowercased()]?.first {
+                throw BatchFailure(location: trigger.location, time: time, error: error, context: "trigger \(trigger.name) on \(table)")
+            }
+            throw BatchFailure(location: location, time: time, error: error, context: "\(what) \(table)")
+        }
+    }
+
+    /// Where a failure in a statement that writes `table` points when the
+    /// job has a trigger on it.
+    private func triggerLocation(_ table: String) -> SourceLocation? {
+        plan.triggers[table.lowercased()]?.first?.location
     }
 
     /// Empties the window tables (before a rebuild from retained blocks).
@@ -174,6 +219,12 @@ public struct BatchFailure: EddyError {
     public var location: SourceLocation
     public var time: Int64
     public var error: any Error
+    /// What eddy was doing when it is not the statement at `location` itself
+    /// ("loading source lines", "trigger t on lines", "sink out").
+    public var context: String? = nil
     public var exitStatus: ExitStatus { .runtime }
-    public var description: String { "\(location): batch \(time): \(error)" }
+    public var description: String { "\(location): batch \(time): \(context.map { $0 + ": " } ?? "")\(error)" }
+
+    /// Why the statement was cut short, when eddy cut it.
+    public var interruption: Interruption? { (error as? SQLiteError)?.interruption }
 }
