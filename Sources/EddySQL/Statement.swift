@@ -172,7 +172,7 @@ public final class Statement {
         // too big", "column index out of range"); a size eddy refuses before
         // calling it has only the code's text.
         let name = sqlite3_bind_parameter_name(handle, i).map { " \(String(cString: $0))" } ?? ""
-        let message = sqlite3_errcode(db) == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc)
+        let message = sqlite3_errcode(database.handle) == rc ? sqlite3_errmsg(database.handle) : sqlite3_errstr(rc)
         return SQLiteError(code: rc, message: "cannot bind parameter \(i)\(name): \(message.map { String(cString: $0) } ?? "error \(rc)")",
                            sql: sql)
     }
