@@ -107,7 +107,7 @@ struct SourceConfigTests {
         #expect(alone?.message == "ack_timeout applies with ack = on")
         let tiny = optionError(["connector": "listen", "address": ":1", "ack": "on", "ack_timeout": "10ms"])
         #expect(tiny?.key == "ack_timeout")
-        #expect(tiny?.message == "ack_timeout must be from 100ms to 24h, not '10ms'")
+        #expect(tiny?.message == "ack_timeout must be from 100ms to 1d, not '10ms'")
         let bad = optionError(["connector": "listen", "address": ":1", "ack": "on", "ack_timeout": "soon"])
         #expect(bad?.key == "ack_timeout")
         #expect(bad?.message.hasPrefix("ack_timeout: bad duration 'soon'") == true)
