@@ -84,7 +84,7 @@ enum CoreBench {
                     try clearWords.run()
                     for line in batch {
                         try line.withUnsafeBufferPointer { b in
-                            insert.bindStaticText(1, b.baseAddress ?? UnsafePointer(RecordCursor.emptyByte), b.count)
+                            try insert.bindStaticText(1, b.baseAddress ?? UnsafePointer(RecordCursor.emptyByte), b.count)
                             _ = try insert.step()
                             insert.reset()
                         }

@@ -117,8 +117,13 @@ public final class WriteAheadLog: Sendable {
             } catch {
                 // Cut back to the last whole record, so the segment stays
                 // readable, and remember: nothing more can be made durable.
-                _ = ftruncate(s.fd, off_t(offset))
-                s.failed = "cannot write the write-ahead log: \(error)"
+                var failure = "cannot write the write-ahead log: \(error)"
+                do {
+                    try Self.cutBack(fd: s.fd, to: offset, path: path(s.segment))
+                } catch let cut {
+                    failure += "; the partial record stays (\(cut)) and is skipped at the next start"
+                }
+                s.failed = failure
                 throw error
             }
             s.size += Int64(record.count)
@@ -234,11 +239,10 @@ public final class WriteAheadLog: Sendable {
             }
             if offset < bytes.count {
                 // Keep what is good; drop the damaged tail so it is never read again.
-                let fd = open(p, O_WRONLY | O_CLOEXEC)
-                if fd >= 0 {
-                    _ = ftruncate(fd, off_t(offset))
-                    fsync(fd)
-                    Glibc.close(fd)
+                do {
+                    try Self.cutBack(path: p, to: Int64(offset))
+                } catch {
+                    problems.append("\(Self.name(segment)): the damaged tail could not be cut off (\(error)); it stays on disk and is skipped at every start")
                 }
             }
             state.withLock { s in
@@ -252,26 +256,54 @@ public final class WriteAheadLog: Sendable {
         return Recovery(blocks: blocks, problems: problems)
     }
 
-    /// Counts what the log holds by walking record headers only (no payloads
-    /// are read), for `eddy status`.
-    public static func summary(directory: String) -> (segments: Int, bytes: Int64, blocks: Int, records: Int) {
+    /// What `eddy status` shows of a log.
+    public struct Summary: Sendable, Equatable {
+        public var segments = 0
+        public var bytes: Int64 = 0
+        public var blocks = 0
+        /// Records in those blocks (each block's header holds its count).
+        public var records = 0
+    }
+
+    /// Counts what the log holds by reading record and block headers only
+    /// (no payload is read), for `eddy status`. A walk stops at a segment's
+    /// first damaged record, as recovery does.
+    public static func summary(directory: String) -> Summary {
         let names = ((try? Files.list(directory)) ?? []).filter { $0.hasPrefix("wal-") && $0.hasSuffix(".log") }
-        var bytes: Int64 = 0, records = 0
+        var summary = Summary(segments: names.count)
         for name in names {
             let path = directory + "/" + name
             let size = Files.status(path)?.size ?? 0
-            bytes += size
+            summary.bytes += size
             var offset: Int64 = 0
             while offset + Int64(headerSize) <= size {
                 guard let header = try? Files.read(path, offset: offset, count: headerSize), header.count == headerSize,
                       get32(header, 0) == magic else { break }
                 let length = Int64(get32(header, 4))
-                guard offset + Int64(headerSize) + length <= size else { break }
-                records += 1
+                guard offset + Int64(headerSize) + length <= size,
+                      let prefix = try? Files.read(path, offset: offset + Int64(headerSize), count: Int(min(length, 4096))),
+                      let block = try? decode(prefix, headerOnly: true) else { break }
+                summary.blocks += 1
+                summary.records += block.count
                 offset += Int64(headerSize) + length
             }
         }
-        return (names.count, bytes, records, records)
+        return summary
+    }
+
+    /// Cuts a segment back to `length` bytes (the end of its last whole
+    /// record) through an open descriptor.
+    static func cutBack(fd: Int32, to length: Int64, path: String) throws(Files.IOError) {
+        guard ftruncate(fd, off_t(length)) == 0 else { throw Files.IOError(path: path, operation: "truncate", code: errno) }
+    }
+
+    /// Cuts a segment on disk back to `length` bytes, durably.
+    static func cutBack(path: String, to length: Int64) throws(Files.IOError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Files.IOError(path: path, operation: "open", code: errno) }
+        defer { Glibc.close(fd) }
+        try cutBack(fd: fd, to: length, path: path)
+        guard fsync(fd) == 0 else { throw Files.IOError(path: path, operation: "fsync", code: errno) }
     }
 
     // MARK: cleanup

@@ -141,9 +141,10 @@ public enum Files {
         }
     }
 
-    /// A fresh private directory under `$TMPDIR` (or /tmp).
-    public static func makeTempDirectory(prefix: String) throws(IOError) -> String {
-        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+    /// A fresh private directory (mode 0700, an unpredictable name) under
+    /// `base`, by default `$TMPDIR` or /tmp.
+    public static func makeTempDirectory(prefix: String, in base: String? = nil) throws(IOError) -> String {
+        let base = base ?? getenv("TMPDIR").flatMap { $0.pointee == 0 ? nil : String(cString: $0) } ?? "/tmp"
         var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
         let ok = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
         guard ok else { throw IOError(path: base, operation: "create a temp directory in", code: errno) }

@@ -124,7 +124,8 @@ public final class LiveSource: Sendable {
         case .socket(let addresses, let ack):
             for address in addresses {
                 let ctx = makeContext(shard: address.description, env: env)
-                try env.tracker.launch(name: "eddy-sock") { SocketReceiver.run(ctx, address: address, ack: ack) }
+                let acks = try ack.map { try Acknowledger(timeoutMs: $0.timeoutMs) }
+                try env.tracker.launch(name: "eddy-sock") { SocketReceiver.run(ctx, address: address, acks: acks) }
             }
         case .stdin:
             let ctx = makeContext(shard: "stdin", env: env)
@@ -146,6 +147,13 @@ public final class LiveSource: Sendable {
         case .file:
             break
         case .kinesis(let options):
+            // Positions first: an unreadable store stops the job before any request.
+            let stored: [String: String]
+            do {
+                stored = env.checkpointed ? [:] : try positionStore?.load() ?? [:]
+            } catch {
+                throw RuntimeError("source \(name): \(error.message)")
+            }
             let credentials: AWSCredentials
             do {
                 credentials = try AWSCredentials.resolve()
@@ -159,7 +167,6 @@ public final class LiveSource: Sendable {
                 let index = self.index
                 lookup = { shard in env.position(index, shard) }
             } else {
-                let stored = positionStore?.load() ?? [:]
                 lookup = { shard in stored[shard] }
             }
             let kinesis = KinesisSource(source: self, options: options, client: client, env: env, lookup: lookup)

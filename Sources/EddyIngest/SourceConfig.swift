@@ -28,11 +28,24 @@ public struct FileSourceOptions: Sendable, Equatable {
     public var pattern: String?
 }
 
+/// `ack = on` for `socket` and `listen` (see `Acknowledger`).
+public struct AckPolicy: Sendable, Equatable {
+    /// `ack_timeout`: how long a producer's acks may wait unwritten (the
+    /// connection's buffers full: it does not read) before it is disconnected.
+    public var timeoutMs: Int64
+
+    public static let defaultTimeoutMs: Int64 = 30_000
+    public static let timeoutRange: ClosedRange<Int64> = 100...86_400_000
+
+    public init(timeoutMs: Int64 = defaultTimeoutMs) { self.timeoutMs = timeoutMs }
+}
+
 /// Which connector a source uses, with its options parsed and checked.
 public enum Connector: Sendable, Equatable {
     case generator(GeneratorOptions)
-    case socket([HostPort], ack: Bool)
-    case listen(HostPort, maxConnections: Int, ack: Bool)
+    /// `ack` is nil when off.
+    case socket([HostPort], ack: AckPolicy?)
+    case listen(HostPort, maxConnections: Int, ack: AckPolicy?)
     case stdin
     case file(FileSourceOptions)
     case kinesis(KinesisOptions)
@@ -76,8 +89,8 @@ public struct SourceConfig: Sendable, Equatable {
 
     static let specific: [String: Set<String>] = [
         "generator": ["rate", "words", "vocab", "seed", "shards"],
-        "socket": ["address", "ack"],
-        "listen": ["address", "max_connections", "ack"],
+        "socket": ["address", "ack", "ack_timeout"],
+        "listen": ["address", "max_connections", "ack", "ack_timeout"],
         "stdin": [],
         "file": ["path", "pattern"],
         "kinesis": KinesisOptions.keys,
@@ -123,10 +136,22 @@ public struct SourceConfig: Sendable, Equatable {
             }
             header = on
         }
-        var ack = false
+        var ack: AckPolicy?
         if let a = options["ack"] {
             guard let on = Settings.parseSwitch(a) else { return .failure(OptionError(key: "ack", "ack must be on or off")) }
-            ack = on
+            ack = on ? AckPolicy() : nil
+        }
+        if let t = options["ack_timeout"] {
+            guard ack != nil else { return .failure(OptionError(key: "ack_timeout", "ack_timeout applies with ack = on")) }
+            let range = AckPolicy.timeoutRange
+            switch Units.parseDuration(t) {
+            case .failure(let e): return .failure(OptionError(key: "ack_timeout", "ack_timeout: \(e.message)"))
+            case .success(let ms):
+                guard range.contains(ms) else {
+                    return .failure(OptionError(key: "ack_timeout", "ack_timeout must be from \(Units.formatDuration(range.lowerBound)) to \(Units.formatDuration(range.upperBound)), not '\(t)'"))
+                }
+                ack = AckPolicy(timeoutMs: ms)
+            }
         }
         var maxRate: Int64?
         if let r = options["max_rate"] {

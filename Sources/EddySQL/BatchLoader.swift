@@ -40,7 +40,13 @@ public final class BatchLoader {
             try shard.withUnsafeBufferPointer { shardBytes in
                 var cursor = RecordCursor(raw, baseArrival: block.baseArrival)
                 let shardPointer = shardBytes.baseAddress ?? UnsafePointer(RecordCursor.emptyByte)
-                stmt.bindStaticText(shardIndex, shardPointer, shardBytes.count)
+                // Drop the static pointers before the buffers go away, also
+                // when a bind or a step fails halfway.
+                defer {
+                    stmt.reset()
+                    stmt.clearBindings()
+                }
+                try stmt.bindStaticText(shardIndex, shardPointer, shardBytes.count)
                 var seq = block.firstSeq
                 var rows = 0
                 while rows < block.count {
@@ -48,22 +54,20 @@ public final class BatchLoader {
                     for c in 0..<n {
                         let index = Int32(c + 1)
                         switch try cursor.nextValue() {
-                        case .null: stmt.bindNull(index)
-                        case .integer(let v): stmt.bind(index, v)
-                        case .real(let v): stmt.bind(index, v)
-                        case .text(let p, let len): stmt.bindStaticText(index, p, len)
-                        case .blob(let p, let len): stmt.bindBlob(index, p, len)
+                        case .null: try stmt.bindNull(index)
+                        case .integer(let v): try stmt.bind(index, v)
+                        case .real(let v): try stmt.bind(index, v)
+                        case .text(let p, let len): try stmt.bindStaticText(index, p, len)
+                        case .blob(let p, let len): try stmt.bindBlob(index, p, len)
                         }
                     }
-                    stmt.bind(shardIndex + 1, seq)
-                    stmt.bind(shardIndex + 2, arrival)
+                    try stmt.bind(shardIndex + 1, seq)
+                    try stmt.bind(shardIndex + 2, arrival)
                     _ = try stmt.step()
                     stmt.reset()
                     seq += 1
                     rows += 1
                 }
-                // Drop the static pointers before the buffers go away.
-                stmt.clearBindings()
                 return rows
             }
         }

@@ -239,15 +239,15 @@ public final class Database {
     public func tableExists(_ name: String, schema: String = "main") throws(SQLiteError) -> Bool {
         let master = schema == "temp" ? "sqlite_temp_master" : "\(quoteIdentifier(schema)).sqlite_master"
         let s = try prepare("SELECT 1 FROM \(master) WHERE type IN ('table','view') AND name = ?1 COLLATE NOCASE", persistent: false)
-        s.bind(1, name)
+        try s.bind(1, name)
         return try s.step()
     }
 
     /// Column names and declared types of a table.
     public func columns(of table: String, schema: String = "main") throws(SQLiteError) -> [(name: String, type: String)] {
         let s = try prepare("SELECT name, type FROM pragma_table_info(?1, ?2)", persistent: false)
-        s.bind(1, table)
-        s.bind(2, schema)
+        try s.bind(1, table)
+        try s.bind(2, schema)
         var out: [(String, String)] = []
         while try s.step() { out.append((s.string(0) ?? "", s.string(1) ?? "")) }
         return out

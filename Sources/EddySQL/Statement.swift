@@ -117,42 +117,64 @@ public final class Statement {
     }
 
     // MARK: binding
+    //
+    // Every bind checks SQLite's answer: a value too big for SQLite's limits
+    // or a parameter out of range is an error with SQLite's message, never a
+    // statement run with a parameter silently left as it was.
 
-    @inline(__always) public func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(handle, i, v) }
-    @inline(__always) public func bind(_ i: Int32, _ v: Double) { sqlite3_bind_double(handle, i, v) }
-    @inline(__always) public func bindNull(_ i: Int32) { sqlite3_bind_null(handle, i) }
+    @inline(__always) public func bind(_ i: Int32, _ v: Int64) throws(SQLiteError) { try check(sqlite3_bind_int64(handle, i, v), i) }
+    @inline(__always) public func bind(_ i: Int32, _ v: Double) throws(SQLiteError) { try check(sqlite3_bind_double(handle, i, v), i) }
+    @inline(__always) public func bindNull(_ i: Int32) throws(SQLiteError) { try check(sqlite3_bind_null(handle, i), i) }
 
-    public func bind(_ i: Int32, _ v: String) {
+    public func bind(_ i: Int32, _ v: String) throws(SQLiteError) {
         var s = v
-        s.withUTF8 { buf in
-            guard let base = buf.baseAddress, buf.count > 0 else {
-                _ = eddy_bind_empty_text(handle, i)
-                return
-            }
-            _ = eddy_bind_text_transient(handle, i, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(buf.count))
+        let rc = s.withUTF8 { buf -> Int32 in
+            guard let base = buf.baseAddress, buf.count > 0 else { return eddy_bind_empty_text(handle, i) }
+            guard buf.count <= Int(Int32.max) else { return SQLITE_TOOBIG }
+            return eddy_bind_text_transient(handle, i, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(buf.count))
         }
+        try check(rc, i)
     }
 
     /// Binds text without copying. The bytes must stay alive and unchanged
     /// until the statement is reset: the loader points into the decoded block.
     @inline(__always)
-    public func bindStaticText(_ i: Int32, _ p: UnsafePointer<UInt8>, _ n: Int) {
+    public func bindStaticText(_ i: Int32, _ p: UnsafePointer<UInt8>, _ n: Int) throws(SQLiteError) {
+        guard n <= Int(Int32.max) else { throw bindError(SQLITE_TOOBIG, i) }
         // A zero length with a valid pointer is '' (not NULL), as wanted.
-        _ = eddy_bind_text_static(handle, i, UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self), Int32(n))
+        try check(eddy_bind_text_static(handle, i, UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self), Int32(n)), i)
     }
 
-    public func bindBlob(_ i: Int32, _ p: UnsafeRawPointer?, _ n: Int) {
-        _ = eddy_bind_blob_transient(handle, i, p, Int32(n))
+    public func bindBlob(_ i: Int32, _ p: UnsafeRawPointer?, _ n: Int) throws(SQLiteError) {
+        guard n <= Int(Int32.max) else { throw bindError(SQLITE_TOOBIG, i) }
+        try check(eddy_bind_blob_transient(handle, i, p, Int32(n)), i)
     }
 
-    public func bind(_ i: Int32, _ v: SQLValue) {
+    public func bind(_ i: Int32, _ v: SQLValue) throws(SQLiteError) {
         switch v {
-        case .null: bindNull(i)
-        case .integer(let x): bind(i, x)
-        case .real(let x): bind(i, x)
-        case .text(let s): bind(i, s)
-        case .blob(let b): b.withUnsafeBytes { bindBlob(i, $0.baseAddress, $0.count) }
+        case .null: try bindNull(i)
+        case .integer(let x): try bind(i, x)
+        case .real(let x): try bind(i, x)
+        case .text(let s): try bind(i, s)
+        case .blob(let b):
+            guard b.count <= Int(Int32.max) else { throw bindError(SQLITE_TOOBIG, i) }
+            try check(b.withUnsafeBytes { eddy_bind_blob_transient(handle, i, $0.baseAddress, Int32($0.count)) }, i)
         }
+    }
+
+    @inline(__always)
+    private func check(_ rc: Int32, _ i: Int32) throws(SQLiteError) {
+        if rc != SQLITE_OK { throw bindError(rc, i) }
+    }
+
+    private func bindError(_ rc: Int32, _ i: Int32) -> SQLiteError {
+        // SQLite records a failed bind on the connection ("string or blob
+        // too big", "column index out of range"); a size eddy refuses before
+        // calling it has only the code's text.
+        let name = sqlite3_bind_parameter_name(handle, i).map { " \(String(cString: $0))" } ?? ""
+        let message = sqlite3_errcode(database.handle) == rc ? sqlite3_errmsg(database.handle) : sqlite3_errstr(rc)
+        return SQLiteError(code: rc, message: "cannot bind parameter \(i)\(name): \(message.map { String(cString: $0) } ?? "error \(rc)")",
+                           sql: sql)
     }
 
     // MARK: reading the current row

@@ -37,7 +37,7 @@ final class SQLiteSink {
     }
 
     func lastBatch() throws -> Int64? {
-        readMarker.bind(1, name)
+        try readMarker.bind(1, name)
         defer { readMarker.reset() }
         return try readMarker.step() ? readMarker.int64(0) : nil
     }
@@ -53,14 +53,14 @@ final class SQLiteSink {
             var count = 0
             let columns = rows.columnCount
             while try rows.step() {
-                for i in 0..<columns { insert.bind(Int32(i + 1), rows.value(i)) }
+                for i in 0..<columns { try insert.bind(Int32(i + 1), rows.value(i)) }
                 _ = try insert.step()
                 insert.reset()
                 count += 1
             }
             rows.reset()
-            writeMarker.bind(1, name)
-            writeMarker.bind(2, batchTime)
+            try writeMarker.bind(1, name)
+            try writeMarker.bind(2, batchTime)
             try writeMarker.run()
             try db.execute("COMMIT")
             return count

@@ -24,10 +24,6 @@ public enum SinkConfig: Sendable, Equatable {
         "kinesis": ["stream", "region", "endpoint", "partition_key"],
     ]
 
-    public static func validate(_ options: [String: String]) -> Result<Void, SinkOptionError> {
-        parse(options).map { _ in () }
-    }
-
     public static func parse(_ options: [String: String]) -> Result<SinkConfig, SinkOptionError> {
         guard let connector = options["connector"]?.lowercased() else {
             return .failure(SinkOptionError(key: nil, "missing option 'connector' (one of: stdout, file, sqlite, kinesis)"))

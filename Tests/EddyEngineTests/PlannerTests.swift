@@ -1,5 +1,6 @@
 import EddyCore
 @testable import EddyEngine
+import EddySinks
 import Testing
 
 @Suite struct PlannerTests {
@@ -68,6 +69,23 @@ import Testing
         #expect(plan.sinks[0].columns == ["value", "len", "len_2"])
         #expect(plan.statements[0].sink == 0)
         #expect(!plan.statements[0].isOutput)
+    }
+
+    /// The planner parses a sink's options once and the engine runs exactly
+    /// that config; options it cannot parse are a job error pointing into
+    /// the CREATE SINK, never a quiet stdout sink.
+    @Test func aSinkIsParsedOnceAndBadOptionsAreJobErrors() throws {
+        let plan = try Replay.plan(source + """
+            CREATE SINK out WITH (connector = 'file', path = 'out/v', format = 'jsonl');
+            INSERT INTO out SELECT v FROM s;
+            """)
+        #expect(plan.sinks[0].config == .file(prefix: "out/v", format: .jsonl, emptyFiles: false))
+        #expect(Replay.planErrors(source + "CREATE SINK out WITH (connector = 'file');")
+                == "job.sql:2:17: sink out: sink connector 'file' needs option 'path' (a file name prefix, like 'out/counts')")
+        #expect(Replay.planErrors(source + "CREATE SINK out WITH (connector = 'file', path = 'x', format = 'table');")
+                == "job.sql:2:55: sink out: file sinks write csv, tsv or jsonl")
+        #expect(Replay.planErrors(source + "CREATE SINK out WITH (connector = 'kafka');")
+                == "job.sql:2:23: sink out: unknown sink connector 'kafka' (known: stdout, file, sqlite, kinesis)")
     }
 
     @Test func stateTableInitialSeedsAtPlanTime() throws {

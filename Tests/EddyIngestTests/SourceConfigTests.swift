@@ -83,7 +83,7 @@ struct SourceConfigTests {
 
     @Test func socket() throws {
         let c = try #require(config(["connector": "socket", "address": "a:1,[::1]:2, :3"]))
-        #expect(c.connector == .socket([HostPort(host: "a", port: 1), HostPort(host: "::1", port: 2), HostPort(host: "0.0.0.0", port: 3)], ack: false))
+        #expect(c.connector == .socket([HostPort(host: "a", port: 1), HostPort(host: "::1", port: 2), HostPort(host: "0.0.0.0", port: 3)], ack: nil))
         let missing = optionError(["connector": "socket"])
         #expect(missing?.key == nil)
         #expect(missing?.message == "connector 'socket' needs option 'address' (host:port, comma-separated for several)")
@@ -93,10 +93,31 @@ struct SourceConfigTests {
         #expect(optionError(["connector": "socket", "address": ","])?.key == "address")
     }
 
+    /// `ack = on` comes with `ack_timeout` (30s unless set); the timeout
+    /// alone, or outside its bounds, is an error naming it.
+    @Test func ackAndAckTimeout() throws {
+        let a = HostPort(host: "127.0.0.1", port: 1)
+        #expect(config(["connector": "socket", "address": "127.0.0.1:1", "ack": "on"])?.connector
+                == .socket([a], ack: AckPolicy(timeoutMs: 30_000)))
+        #expect(config(["connector": "listen", "address": "127.0.0.1:1", "ack": "on", "ack_timeout": "2s"])?.connector
+                == .listen(a, maxConnections: 64, ack: AckPolicy(timeoutMs: 2000)))
+        #expect(config(["connector": "socket", "address": "127.0.0.1:1", "ack": "off"])?.connector == .socket([a], ack: nil))
+        let alone = optionError(["connector": "socket", "address": "127.0.0.1:1", "ack_timeout": "5s"])
+        #expect(alone?.key == "ack_timeout")
+        #expect(alone?.message == "ack_timeout applies with ack = on")
+        let tiny = optionError(["connector": "listen", "address": ":1", "ack": "on", "ack_timeout": "10ms"])
+        #expect(tiny?.key == "ack_timeout")
+        #expect(tiny?.message == "ack_timeout must be from 100ms to 1d, not '10ms'")
+        let bad = optionError(["connector": "listen", "address": ":1", "ack": "on", "ack_timeout": "soon"])
+        #expect(bad?.key == "ack_timeout")
+        #expect(bad?.message.hasPrefix("ack_timeout: bad duration 'soon'") == true)
+        #expect(optionError(["connector": "stdin", "ack_timeout": "1s"])?.key == "ack_timeout")
+    }
+
     @Test func listen() throws {
-        #expect(config(["connector": "listen", "address": ":9999"])?.connector == .listen(HostPort(host: "0.0.0.0", port: 9999), maxConnections: 64, ack: false))
+        #expect(config(["connector": "listen", "address": ":9999"])?.connector == .listen(HostPort(host: "0.0.0.0", port: 9999), maxConnections: 64, ack: nil))
         #expect(config(["connector": "listen", "address": "127.0.0.1:1", "max_connections": "2"])?.connector
-                == .listen(HostPort(host: "127.0.0.1", port: 1), maxConnections: 2, ack: false))
+                == .listen(HostPort(host: "127.0.0.1", port: 1), maxConnections: 2, ack: nil))
         #expect(optionError(["connector": "listen"])?.key == nil)
         #expect(optionError(["connector": "listen", "address": "x"])?.key == "address")
         let e = optionError(["connector": "listen", "address": ":1", "max_connections": "0"])

@@ -1,3 +1,4 @@
+import CSQLite
 import EddyBlocks
 @testable import EddySQL
 import Testing
@@ -64,6 +65,31 @@ struct BatchLoaderTests {
         let before = loader.decompressNanos
         try loader.load(nothing, payload: nothing.payload)
         #expect(loader.decompressNanos == before)
+    }
+
+    /// A value SQLite refuses to bind fails the load with SQLite's message;
+    /// the statement is left clean, and the next block loads.
+    @Test func aValueSQLiteRefusesFailsTheLoadWithItsMessage() throws {
+        let loader = try BatchLoader(database: db, table: "src", valueCount: 4)
+        var b = BlockBuilder(columns: 4)
+        _ = b.beginRecord(arrival: 1)
+        b.appendInteger(1)
+        b.appendText(String(repeating: "z", count: 100))
+        b.endRecord()
+        let long = b.seal(id: 7, source: 0, shard: "s", firstSeq: 0, sealTime: 0)
+        let previous = sqlite3_limit(db.handle, SQLITE_LIMIT_LENGTH, 50)
+        do {
+            try loader.load(long, payload: long.payload)
+            Issue.record("a 100-byte text loaded under a 50-byte limit")
+        } catch let error as SQLiteError {
+            #expect(error.code == SQLITE_TOOBIG)
+            #expect(error.message == "cannot bind parameter 2: string or blob too big")
+        }
+        sqlite3_limit(db.handle, SQLITE_LIMIT_LENGTH, previous)
+        #expect(try db.scalar("SELECT count(*) FROM src") == i(0))
+        let block = sampleBlock()
+        #expect(try loader.load(block, payload: block.payload) == 3)
+        #expect(try db.scalar("SELECT count(*) FROM src") == i(3))
     }
 
     @Test func loaderIsReusedAcrossBlocks() throws {

@@ -146,13 +146,44 @@ struct DatabaseTests {
 
     @Test func bindingRoundTrips() throws {
         let s = try db.prepare("SELECT ?1, ?2, ?3, ?4, ?5, typeof(?4)")
-        s.bind(1, Int64.min)
-        s.bind(2, -0.5)
-        s.bind(3, "ünï")
-        s.bind(4, "")
-        s.bind(5, SQLValue.blob([1, 2]))
+        try s.bind(1, Int64.min)
+        try s.bind(2, -0.5)
+        try s.bind(3, "ünï")
+        try s.bind(4, "")
+        try s.bind(5, SQLValue.blob([1, 2]))
         #expect(try s.step())
         #expect(s.row == [i(Int64.min), .real(-0.5), t("ünï"), t(""), .blob([1, 2]), t("text")], "'' is text, not NULL")
+        s.reset()
+    }
+
+    /// A bind SQLite refuses is an error with SQLite's message and the
+    /// parameter, never a statement run with the parameter left unset.
+    @Test func aRefusedBindIsAnErrorWithSQLitesMessage() throws {
+        let s = try db.prepare("SELECT ?1, :name")
+        #expect(throws: SQLiteError.self) { try s.bind(3, Int64(1)) }
+        do {
+            try s.bind(3, "x")
+            Issue.record("binding parameter 3 of 2 succeeded")
+        } catch {
+            #expect(error.code == SQLITE_RANGE)
+            #expect(error.message == "cannot bind parameter 3: column index out of range")
+        }
+        // Longer than the connection's length limit: too big.
+        let previous = sqlite3_limit(db.handle, SQLITE_LIMIT_LENGTH, 10)
+        defer { sqlite3_limit(db.handle, SQLITE_LIMIT_LENGTH, previous) }
+        do {
+            try s.bind(2, String(repeating: "y", count: 11))
+            Issue.record("an 11-byte text bound under a 10-byte limit")
+        } catch {
+            #expect(error.code == SQLITE_TOOBIG)
+            #expect(error.message == "cannot bind parameter 2 :name: string or blob too big")
+        }
+        #expect(throws: SQLiteError.self) { try s.bind(2, SQLValue.blob([UInt8](repeating: 0, count: 11))) }
+        // Within the limit, the same statement binds and runs.
+        try s.bind(1, Int64(7))
+        try s.bind(2, "short")
+        #expect(try s.step())
+        #expect(s.row == [i(7), t("short")])
         s.reset()
     }
 

@@ -92,13 +92,13 @@ struct SplitTests {
         let words = (0..<5000).map { "w\($0)" }
         let text = words.joined(separator: " ")
         let s = try db.prepare("SELECT value FROM split(?1, ' ')")
-        s.bind(1, text)
+        try s.bind(1, text)
         var got: [String] = []
         while try s.step() { got.append(s.string(0) ?? "NULL") }
         #expect(got == words)
         // Reused with another binding: no state left over.
         s.reset()
-        s.bind(1, "x y")
+        try s.bind(1, "x y")
         got = []
         while try s.step() { got.append(s.string(0) ?? "NULL") }
         #expect(got == ["x", "y"])

@@ -33,28 +33,28 @@ extension CheckpointStore {
                 INSERT INTO ckpt._eddy_batches (batch_time, batch_id, state, allocated_ms) VALUES (?1, ?2, 'allocated', ?3)
                 ON CONFLICT(batch_time) DO UPDATE SET state = 'allocated', batch_id = excluded.batch_id
                 """, persistent: false)
-            batch.bind(1, time)
-            batch.bind(2, batchID)
-            batch.bind(3, WallClock.nowMs())
+            try batch.bind(1, time)
+            try batch.bind(2, batchID)
+            try batch.bind(3, WallClock.nowMs())
             try batch.run()
             try db.execute("DELETE FROM ckpt._eddy_batch_blocks WHERE batch_time = \(time); DELETE FROM ckpt._eddy_batch_files WHERE batch_time = \(time);")
             let block = try db.prepare("INSERT OR REPLACE INTO ckpt._eddy_batch_blocks VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", persistent: false)
             for b in blocks {
-                block.bind(1, time)
-                block.bind(2, Int64(bitPattern: b.id))
-                block.bind(3, Int64(b.source))
-                block.bind(4, b.shard)
-                block.bind(5, b.firstSeq)
-                block.bind(6, Int64(b.count))
-                block.bind(7, Int64(logged(b.id) ? 1 : 0))
+                try block.bind(1, time)
+                try block.bind(2, Int64(bitPattern: b.id))
+                try block.bind(3, Int64(b.source))
+                try block.bind(4, b.shard)
+                try block.bind(5, b.firstSeq)
+                try block.bind(6, Int64(b.count))
+                try block.bind(7, Int64(logged(b.id) ? 1 : 0))
                 try block.run()
             }
             let file = try db.prepare("INSERT OR IGNORE INTO ckpt._eddy_batch_files VALUES (?1, ?2, ?3)", persistent: false)
             let seen = try db.prepare("INSERT OR IGNORE INTO ckpt._eddy_files VALUES (?1, ?2)", persistent: false)
             for (source, path) in files {
-                file.bind(1, time); file.bind(2, Int64(source)); file.bind(3, path)
+                try file.bind(1, time); try file.bind(2, Int64(source)); try file.bind(3, path)
                 try file.run()
-                seen.bind(1, Int64(source)); seen.bind(2, path)
+                try seen.bind(1, Int64(source)); try seen.bind(2, path)
                 try seen.run()
             }
             try db.execute("COMMIT")
@@ -68,9 +68,9 @@ extension CheckpointStore {
     /// sinks that wrote are marked.
     func recordCommit(_ db: Database, time: Int64, records: Int64, blocks: [Block], sinks: [String]) throws {
         let done = try db.prepare("UPDATE ckpt._eddy_batches SET state = 'committed', records = ?2, committed_ms = ?3 WHERE batch_time = ?1", persistent: false)
-        done.bind(1, time)
-        done.bind(2, records)
-        done.bind(3, WallClock.nowMs())
+        try done.bind(1, time)
+        try done.bind(2, records)
+        try done.bind(3, WallClock.nowMs())
         try done.run()
         var next: [String: (Int, String, Int64)] = [:]
         for b in blocks where b.count > 0 {
@@ -83,7 +83,7 @@ extension CheckpointStore {
             ON CONFLICT(source, shard) DO UPDATE SET next_seq = max(next_seq, excluded.next_seq)
             """, persistent: false)
         for (_, (source, shard, seq)) in next {
-            offset.bind(1, Int64(source)); offset.bind(2, shard); offset.bind(3, seq)
+            try offset.bind(1, Int64(source)); try offset.bind(2, shard); try offset.bind(3, seq)
             try offset.run()
         }
         // Source positions (kinesis): the last one of each shard in this batch.
@@ -98,12 +98,12 @@ extension CheckpointStore {
             ON CONFLICT(source, shard) DO UPDATE SET position = excluded.position
             """, persistent: false)
         for (_, (source, shard, seq, p)) in positions {
-            position.bind(1, Int64(source)); position.bind(2, shard); position.bind(3, seq); position.bind(4, p)
+            try position.bind(1, Int64(source)); try position.bind(2, shard); try position.bind(3, seq); try position.bind(4, p)
             try position.run()
         }
         let marker = try db.prepare("INSERT INTO ckpt._eddy_sink_markers VALUES (?1, ?2) ON CONFLICT(sink) DO UPDATE SET batch_time = excluded.batch_time", persistent: false)
         for sink in sinks {
-            marker.bind(1, sink); marker.bind(2, time)
+            try marker.bind(1, sink); try marker.bind(2, time)
             try marker.run()
         }
     }
@@ -227,21 +227,21 @@ extension CheckpointStore {
     func allocations(_ db: Database, from: Int64, through: Int64, state: String? = nil) throws -> [Allocation] {
         let filter = state.map { " AND state = \(quoteLiteral($0))" } ?? ""
         let batches = try db.prepare("SELECT batch_time, batch_id FROM ckpt._eddy_batches WHERE batch_time >= ?1 AND batch_time <= ?2\(filter) ORDER BY batch_time", persistent: false)
-        batches.bind(1, from)
-        batches.bind(2, through)
+        try batches.bind(1, from)
+        try batches.bind(2, through)
         var out: [Allocation] = []
         while try batches.step() { out.append(Allocation(time: batches.int64(0), batchID: batches.int64(1), blocks: [], files: [])) }
         let blocks = try db.prepare("SELECT block_id, source, shard, first_seq, count, logged FROM ckpt._eddy_batch_blocks WHERE batch_time = ?1 ORDER BY first_seq, block_id", persistent: false)
         let files = try db.prepare("SELECT source, path FROM ckpt._eddy_batch_files WHERE batch_time = ?1 ORDER BY source, path", persistent: false)
         for i in out.indices {
-            blocks.bind(1, out[i].time)
+            try blocks.bind(1, out[i].time)
             while try blocks.step() {
                 out[i].blocks.append(Allocation.BlockRef(id: UInt64(bitPattern: blocks.int64(0)), source: Int(blocks.int64(1)),
                                                          shard: blocks.string(2) ?? "", firstSeq: blocks.int64(3),
                                                          count: Int(blocks.int64(4)), logged: blocks.int64(5) != 0))
             }
             blocks.reset()
-            files.bind(1, out[i].time)
+            try files.bind(1, out[i].time)
             while try files.step() { out[i].files.append((Int(files.int64(0)), files.string(1) ?? "")) }
             files.reset()
         }
@@ -296,7 +296,7 @@ extension CheckpointStore {
         let s = try db.prepare("INSERT OR IGNORE INTO ckpt._eddy_files VALUES (?1, ?2)", persistent: false)
         try db.execute("BEGIN")
         for p in paths {
-            s.bind(1, Int64(source)); s.bind(2, p)
+            try s.bind(1, Int64(source)); try s.bind(2, p)
             try s.run()
         }
         try db.execute("COMMIT")

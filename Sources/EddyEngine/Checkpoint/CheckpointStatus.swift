@@ -47,7 +47,7 @@ public enum CheckpointStatus {
         }
         let wal = directory + "/wal"
         let summary = WriteAheadLog.summary(directory: wal)
-        out.append("  write-ahead log: \(summary.segments) segment(s), \(summary.bytes) bytes, \(summary.blocks) block(s), \(summary.records) record(s)")
+        out.append("  write-ahead log: \(summary.segments) segment(s), \(summary.bytes) bytes, \(summary.blocks) block(s) holding \(summary.records) record(s)")
         var retained: Int64 = 0
         try rows("SELECT count(*) FROM _eddy_batch_blocks WHERE logged = 1") { s in retained = s.int64(0) }
         out.append("  retained blocks (recorded batches whose logged blocks are kept): \(retained)")

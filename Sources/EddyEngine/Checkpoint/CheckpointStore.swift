@@ -152,30 +152,30 @@ public final class CheckpointStore: Sendable {
         do {
             try db.execute("DELETE FROM ckpt._eddy_job; DELETE FROM ckpt._eddy_sources; DELETE FROM ckpt._eddy_state_tables; DELETE FROM ckpt._eddy_settings;")
             let job = try db.prepare("INSERT INTO ckpt._eddy_job VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)", persistent: false)
-            job.bind(1, plan.jobText)
-            job.bind(2, JobChange.hash(plan.jobText))
-            job.bind(3, WallClock.nowMs())
-            job.bind(4, zeroTime)
-            job.bind(5, plan.settings.batchInterval)
-            job.bind(6, Int64(replay ? 1 : 0))
+            try job.bind(1, plan.jobText)
+            try job.bind(2, JobChange.hash(plan.jobText))
+            try job.bind(3, WallClock.nowMs())
+            try job.bind(4, zeroTime)
+            try job.bind(5, plan.settings.batchInterval)
+            try job.bind(6, Int64(replay ? 1 : 0))
             try job.run()
             let source = try db.prepare("INSERT INTO ckpt._eddy_sources VALUES (?1, ?2, ?3)", persistent: false)
             for s in plan.sources {
-                source.bind(1, Int64(s.index))
-                source.bind(2, s.name)
-                source.bind(3, JobChange.definition(of: s))
+                try source.bind(1, Int64(s.index))
+                try source.bind(2, s.name)
+                try source.bind(3, JobChange.definition(of: s))
                 try source.run()
             }
             let table = try db.prepare("INSERT INTO ckpt._eddy_state_tables VALUES (?1, ?2)", persistent: false)
             for t in plan.stateTables {
-                table.bind(1, t.name)
-                table.bind(2, JobChange.stateTableSQL(t.name, t.definition))
+                try table.bind(1, t.name)
+                try table.bind(2, JobChange.stateTableSQL(t.name, t.definition))
                 try table.run()
             }
             let setting = try db.prepare("INSERT INTO ckpt._eddy_settings VALUES (?1, ?2)", persistent: false)
             for (k, v) in plan.settings.described {
-                setting.bind(1, k)
-                setting.bind(2, v)
+                try setting.bind(1, k)
+                try setting.bind(2, v)
                 try setting.run()
             }
             try db.execute("COMMIT")
@@ -188,8 +188,8 @@ public final class CheckpointStore: Sendable {
     /// After `--force`: the checkpoint now belongs to the new job text.
     public func updateJobText(_ db: Database, _ text: String) throws {
         let s = try db.prepare("UPDATE ckpt._eddy_job SET text = ?1, hash = ?2 WHERE id = 1", persistent: false)
-        s.bind(1, text)
-        s.bind(2, JobChange.hash(text))
+        try s.bind(1, text)
+        try s.bind(2, JobChange.hash(text))
         try s.run()
     }
 }

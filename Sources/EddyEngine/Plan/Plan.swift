@@ -2,6 +2,7 @@ import EddyCore
 import EddyIngest
 import EddyJob
 import EddySQL
+import EddySinks
 
 /// Something a statement can read that changes with every batch, and how
 /// often it does: a source and a plain stream every batch, a window every
@@ -59,7 +60,11 @@ public struct PlannedStateTable: Sendable {
 public struct PlannedSink: Sendable {
     public var index: Int
     public var name: String
+    /// The options as written, for the plan printout and job comparison.
     public var options: [String: String]
+    /// The options parsed once, at planning: a sink the planner accepted is
+    /// the sink that runs (a bad one is a job error at `eddy check`).
+    public var config: SinkConfig
     public var location: SourceLocation
     /// Columns of the collector table, from the first statement that writes to it.
     public var columns: [String]

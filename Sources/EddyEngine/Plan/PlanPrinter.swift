@@ -134,8 +134,8 @@ public enum PlanPrinter {
         switch c {
         case .generator(let g):
             return "generator (rate \(g.rate == 0 ? "unlimited" : "\(g.rate)/s") per shard, \(g.words) words of \(g.vocab), seed \(g.seed))"
-        case .socket(let addresses, let ack): return "socket \(addresses.map(\.description).joined(separator: ", "))\(ack ? ", acknowledging" : "")"
-        case .listen(let a, let m, let ack): return "listen \(a) (up to \(m) connections\(ack ? ", acknowledging" : ""))"
+        case .socket(let addresses, let ack): return "socket \(addresses.map(\.description).joined(separator: ", "))\(acknowledging(ack))"
+        case .listen(let a, let m, let ack): return "listen \(a) (up to \(m) connections\(acknowledging(ack)))"
         case .stdin: return "stdin"
         case .file(let f): return "file \(f.path)\(f.pattern.map { " matching \($0)" } ?? "") (new files only)"
         case .kinesis(let o):
@@ -147,6 +147,10 @@ public enum PlanPrinter {
             }
             return "kinesis stream \(o.stream) in \(o.resolvedRegion())\(o.resolvedEndpoint().map { " at \($0)" } ?? ""), new shards from \(start), app_name \(o.appName ?? "-")"
         }
+    }
+
+    static func acknowledging(_ ack: AckPolicy?) -> String {
+        ack.map { ", acknowledging, ack_timeout \(Units.formatDuration($0.timeoutMs))" } ?? ""
     }
 
     static func receivers(_ c: Connector) -> String {

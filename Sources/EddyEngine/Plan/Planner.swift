@@ -349,12 +349,16 @@ public struct Planner {
     mutating func defineSink(_ s: SinkStatement) throws(JobError) {
         var options: [String: String] = [:]
         for o in s.options { options[o.key] = o.value }
-        if case .failure(let e) = SinkConfig.validate(options) {
+        let config: SinkConfig
+        switch SinkConfig.parse(options) {
+        case .failure(let e):
             let at = e.key.flatMap { k in s.options.first { $0.key == k } }
             throw JobError(at?.keyLocation ?? s.withLocation, "sink \(s.name.value): \(e.message)")
+        case .success(let c):
+            config = c
         }
         try claim(s.name, as: .sink(plan.sinks.count))
-        plan.sinks.append(PlannedSink(index: plan.sinks.count, name: s.name.value, options: options,
+        plan.sinks.append(PlannedSink(index: plan.sinks.count, name: s.name.value, options: options, config: config,
                                       location: s.name.location, columns: []))
     }
 

@@ -168,7 +168,9 @@ public final class Engine {
             do {
                 spill = (try Files.makeTempDirectory(prefix: "eddy-spill"), true)
             } catch {
-                throw RuntimeError("cannot make a private directory for spill files under $TMPDIR: \(error)")
+                // Never a fallback path: a predictable name in a shared /tmp
+                // is one another user can create first.
+                throw RuntimeError("\(error); set TMPDIR to a writable directory, or SET spill_dir = 'DIR'")
             }
         }
         // A private spill dir is the store's to remove at close; until the
@@ -280,11 +282,8 @@ public final class Engine {
 
         let context: Context
         do {
-            let targets = try SinkTargets(specs: try plan.sinks.map { s throws(JobError) in
-                switch SinkConfig.parse(s.options) {
-                case .success(let config): return SinkSpec(name: s.name, config: config, columns: s.columns)
-                case .failure(let e): throw JobError(s.location, "sink \(s.name): \(e.message)")
-                }
+            let targets = try SinkTargets(specs: plan.sinks.map { s in
+                SinkSpec(name: s.name, config: s.config, columns: s.columns)
             }, rerunsPossible: checkpoint != nil)
             let windows = plan.windows.map { WindowState(plan: $0) }
             let runners = try preparedLanes.map { p in

@@ -69,8 +69,8 @@ final class WindowRuntime {
     /// Deletes the emissions that left the window ending at `time`.
     func expire(at time: Int64) throws(SQLiteError) {
         for range in state.takeExpired(at: time) {
-            expire.bind(1, range.first)
-            expire.bind(2, range.last)
+            try expire.bind(1, range.first)
+            try expire.bind(2, range.last)
             try expire.run()
         }
     }

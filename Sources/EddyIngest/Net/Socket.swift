@@ -1,3 +1,4 @@
+import Atomics
 import EddyCore
 import Glibc
 
@@ -43,24 +44,29 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
 /// receiver thread wakes to seal blocks and to notice a stop request.
 public final class TCPSocket: @unchecked Sendable {
     public let fd: Int32
-    private var closed = false
+    private let closed = ManagedAtomic(false)
 
     init(fd: Int32) { self.fd = fd }
 
     deinit { close() }
 
+    /// Closes once, whoever calls it. Only the thread that owns a connection
+    /// uses or closes it: the fd number is reused by the next `accept`.
     public func close() {
-        if !closed {
-            closed = true
+        if closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
             Glibc.close(fd)
         }
     }
 
-    public enum ReadResult {
+    public enum ReadResult: Equatable {
         case data(Int)
         case timeout
         case eof
         case error(Int32)
+        /// What was written has not been taken by the peer for longer than
+        /// allowed: it stopped reading. Only reads that also write
+        /// (`AckedConnection`) return it.
+        case writeStalled
     }
 
     /// Waits up to `timeoutMs` for data, then reads what is there into `buffer`.
@@ -69,29 +75,53 @@ public final class TCPSocket: @unchecked Sendable {
         let ready = poll(&pfd, 1, timeoutMs)
         if ready == 0 { return .timeout }
         if ready < 0 { return errno == EINTR ? .timeout : .error(errno) }
-        let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+        return receive(into: buffer)
+    }
+
+    /// Reads what is there without waiting: `.timeout` when nothing is.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
+        let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
         if n > 0 { return .data(n) }
         if n == 0 { return .eof }
         if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return .timeout }
         return .error(errno)
     }
 
-    /// Writes everything or fails (EPIPE when the peer went away).
+    public enum SendResult: Equatable {
+        case sent(Int)
+        /// The kernel's send buffer is full: the peer is not reading.
+        case wouldBlock
+        case failed(Int32)
+    }
+
+    /// Writes what the kernel takes now, never waiting.
+    public func send(_ bytes: UnsafeRawBufferPointer) -> SendResult {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return .sent(0) }
+        while true {
+            let n = Glibc.send(fd, base, bytes.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            if n >= 0 { return .sent(n) }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return .wouldBlock }
+            return .failed(errno)
+        }
+    }
+
+    /// Writes everything or fails (EPIPE when the peer went away). It waits
+    /// as long as the peer does not read: only for threads that may wait on
+    /// their peer (`eddy gen` serving lines, tests), never for acks.
     public func writeAll(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         var offset = 0
         while offset < bytes.count {
-            let n = send(fd, base + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK {
-                    var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                    _ = poll(&pfd, 1, 1000)
-                    continue
-                }
+            switch send(UnsafeRawBufferPointer(start: base + offset, count: bytes.count - offset)) {
+            case .sent(let n):
+                offset += n
+            case .wouldBlock:
+                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&pfd, 1, 1000)
+            case .failed:
                 return false
             }
-            offset += n
         }
         return true
     }
@@ -205,6 +235,21 @@ public final class TCPSocket: @unchecked Sendable {
     public func setReceiveBuffer(_ bytes: Int32) {
         var b = bytes
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Bytes written but not yet acknowledged by the peer's kernel
+    /// (`SIOCOUTQ`); nil when the kernel does not say.
+    public var undeliveredBytes: Int? {
+        var n: Int32 = 0
+        // SIOCOUTQ, from linux/sockios.h (the same number as TIOCOUTQ).
+        guard ioctl(fd, UInt(0x5411), &n) == 0 else { return nil }
+        return Int(n)
+    }
+
+    /// Sets the kernel send buffer (the kernel doubles it, and has a minimum).
+    public func setSendBuffer(_ bytes: Int32) {
+        var b = bytes
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, socklen_t(MemoryLayout<Int32>.size))
     }
 
     private static func port(_ storage: inout sockaddr_storage) -> UInt16 {

@@ -28,7 +28,11 @@ public struct ReceiverContext: Sendable {
 /// the stream ends or a stop is requested. Pausing here, when the block store
 /// is full or the rate says so, is what pushes back on a TCP producer.
 enum StreamPump {
-    enum End { case eof, stopped, failed(Int32) }
+    enum End {
+        case eof, stopped, failed(Int32)
+        /// The producer left its acks unread for `ack_timeout`.
+        case stalled
+    }
 
     static func run(_ ctx: ReceiverContext, decoder: inout RecordDecoder,
                     read: (UnsafeMutableRawBufferPointer, Int32) -> TCPSocket.ReadResult) -> End {
@@ -59,6 +63,8 @@ enum StreamPump {
                 return .eof
             case .error(let code):
                 return .failed(code)
+            case .writeStalled:
+                return .stalled
             }
             ctx.generator.tick(now: WallClock.nowMs())
         }

@@ -27,9 +27,9 @@ struct ReconnectBackoff: Sendable {
 /// `socket`: a TCP client per address that reads pushed lines, like Spark's
 /// socketTextStream, but reconnecting with backoff instead of giving up.
 enum SocketReceiver {
-    static func run(_ ctx: ReceiverContext, address: HostPort, ack: Bool) {
+    /// `acks` is nil without `ack = on`; it outlives each connection.
+    static func run(_ ctx: ReceiverContext, address: HostPort, acks: Acknowledger?) {
         let logger = Logger(label: "eddy.socket")
-        let acks = ack ? Acknowledger() : nil
         if let acks { ctx.generator.onSealed { acks.sealed(through: $0) } }
         var backoff = ReconnectBackoff()
         var failures = 0
@@ -47,17 +47,28 @@ enum SocketReceiver {
                 logger.info("source \(ctx.source): connected to \(address)")
                 failures = 0
                 backoff.connected()
-                acks?.attach(socket, start: ctx.generator.appendSeq)
                 var decoder = RecordDecoder(schema: ctx.schema)
-                let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
-                    socket.read(into: buffer, timeoutMs: timeout)
+                let end: StreamPump.End
+                if let acks {
+                    acks.attach(start: ctx.generator.appendSeq)
+                    var connection = AckedConnection(socket: socket, acks: acks)
+                    end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
+                        connection.read(into: buffer, timeoutMs: timeout)
+                    }
+                    acks.detach()
+                } else {
+                    end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
+                        socket.read(into: buffer, timeoutMs: timeout)
+                    }
                 }
-                acks?.detach()
                 socket.close()
                 switch end {
                 case .stopped: return
                 case .eof: logger.warning("source \(ctx.source): \(address) closed the connection; reconnecting")
                 case .failed(let code): logger.warning("source \(ctx.source): reading \(address) failed: \(String(cString: strerror(code))); reconnecting")
+                case .stalled:
+                    let timeout = Units.formatDuration(acks?.timeoutMs ?? 0)
+                    logger.warning("source \(ctx.source): \(address) left its acks unread for \(timeout) (ack_timeout); disconnected, reconnecting")
                 }
                 if ctx.stop.wait(timeoutMs: backoff.delayMs) { return }
             }
@@ -127,11 +138,11 @@ final class Listener: Sendable {
     private let source: LiveSource
     private let socket: TCPSocket
     private let maxConnections: Int
-    private let ack: Bool
+    private let ack: AckPolicy?
     private let active = ConditionLock(0)
     private let connections = ConditionLock(0)
 
-    init(source: LiveSource, socket: TCPSocket, maxConnections: Int, ack: Bool) {
+    init(source: LiveSource, socket: TCPSocket, maxConnections: Int, ack: AckPolicy?) {
         self.source = source
         self.socket = socket
         self.maxConnections = maxConnections
@@ -148,27 +159,51 @@ final class Listener: Sendable {
             }
             guard let accepted = socket.accept(timeoutMs: 200) else { continue }
             let client = accepted.socket, peer = accepted.peer
+            let acks: Acknowledger?
+            do {
+                acks = try ack.map { try Acknowledger(timeoutMs: $0.timeoutMs) }
+            } catch {
+                logger.warning("source \(source.name): producer \(peer) refused: \(error)")
+                client.close()
+                continue
+            }
             let n = connections.withLock { c -> Int in c += 1; return c }
             let shard = "conn-\(n)"
             logger.info("source \(source.name): producer \(peer) connected as shard \(shard)")
             active.withLock { $0 += 1 }
             let ctx = source.makeContext(shard: shard, env: env)
-            if ack {
-                let acks = Acknowledger()
-                acks.attach(client, start: ctx.generator.appendSeq)
+            if let acks {
+                acks.attach(start: ctx.generator.appendSeq)
                 ctx.generator.onSealed { acks.sealed(through: $0) }
             }
             do {
+                // The connection's thread alone reads, writes and closes the
+                // client; seals on other threads only reach the acknowledger.
                 try env.tracker.launch(name: "eddy-\(shard)") { [self] in
                     var decoder = RecordDecoder(schema: ctx.schema)
-                    let end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
-                        client.read(into: buffer, timeoutMs: timeout)
+                    let end: StreamPump.End
+                    if let acks {
+                        var connection = AckedConnection(socket: client, acks: acks)
+                        end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
+                            connection.read(into: buffer, timeoutMs: timeout)
+                        }
+                    } else {
+                        end = StreamPump.run(ctx, decoder: &decoder) { buffer, timeout in
+                            client.read(into: buffer, timeoutMs: timeout)
+                        }
                     }
                     ctx.generator.tick(now: WallClock.nowMs())
                     ctx.generator.onSealed(nil)
+                    acks?.detach()
                     client.close()
-                    if case .failed(let code) = end {
+                    switch end {
+                    case .failed(let code):
                         logger.warning("source \(self.source.name): shard \(shard) failed: \(String(cString: strerror(code)))")
+                    case .stalled:
+                        let timeout = Units.formatDuration(acks?.timeoutMs ?? 0)
+                        logger.warning("source \(self.source.name): producer \(peer) (shard \(shard)) left its acks unread for \(timeout) (ack_timeout); disconnected")
+                    case .eof, .stopped:
+                        break
                     }
                     self.active.withLock { $0 -= 1 }
                 }

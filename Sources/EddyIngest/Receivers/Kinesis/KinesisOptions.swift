@@ -121,20 +121,35 @@ final class KinesisPositionStore: Sendable {
         path = base + "/kinesis-" + safe + ".positions"
     }
 
-    /// `shard position` lines.
-    func load() -> [String: String] {
-        guard let bytes = try? Files.readAll(path) else { return [:] }
+    /// `shard position` lines. No file means no positions yet (a first
+    /// run). A file that cannot be read, or with a line that is not a
+    /// position, is an error: taken as empty, it would silently restart every
+    /// shard from `initial_position`.
+    func load() throws(RuntimeError) -> [String: String] {
+        let bytes: [UInt8]
+        do {
+            bytes = try Files.readAll(path)
+        } catch {
+            if error.code == ENOENT { return [:] }
+            throw RuntimeError("kinesis positions: \(error). \(Self.remedy)")
+        }
         var out: [String: String] = [:]
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        for (number, line) in lines.enumerated() where !line.isEmpty {
             let parts = line.split(separator: " ")
-            if parts.count == 2, ShardPosition(String(parts[1])) != nil { out[String(parts[0])] = String(parts[1]) }
+            guard parts.count == 2, ShardPosition(String(parts[1])) != nil else {
+                throw RuntimeError("kinesis positions \(path):\(number + 1): expected 'SHARD POSITION', found '\(line.prefix(200))'. \(Self.remedy)")
+            }
+            out[String(parts[0])] = String(parts[1])
         }
         return out
     }
 
+    private static let remedy = "Repair the file, or remove it to read every shard from initial_position again"
+
     func save(_ updates: [String: String]) throws {
         try lock.withLock { _ in
-            var all = load()
+            var all = try load()
             for (k, v) in updates { all[k] = v }
             try Files.makeDirectories(Files.parent(of: path))
             let text = all.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
