@@ -12,6 +12,9 @@ enum SplitFunction {
         var base = sqlite3_vtab_cursor()
         var text: UnsafeMutablePointer<UInt8>?
         var length = 0
+        /// Bytes allocated at `text`: kept across rows, so a cursor that
+        /// splits line after line allocates once, not once per line.
+        var capacity = 0
         var sep: [UInt8] = []
         var start = 0
         var end = 0
@@ -22,6 +25,27 @@ enum SplitFunction {
             if let text { Glibc.free(text) }
             text = nil
             length = 0
+            capacity = 0
+        }
+
+        /// Copies `n` bytes in (SQLite's argument is only valid during xFilter).
+        mutating func take(_ input: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+            if text == nil || capacity < max(n, 1) {
+                let size = max(n, 64)
+                guard let grown = realloc(text, size)?.assumingMemoryBound(to: UInt8.self) else { return false }
+                text = grown
+                capacity = size
+            }
+            if let text { memcpy(text, input, n) }
+            length = n
+            return true
+        }
+
+        /// Sets the separator, reusing the array when it is unchanged (it
+        /// nearly always is: the same constant on every row).
+        mutating func setSeparator(_ p: UnsafePointer<UInt8>, _ n: Int) {
+            let bytes = UnsafeBufferPointer(start: p, count: n)
+            if !sep.elementsEqual(bytes) { sep = Array(bytes) }
         }
 
         /// Finds the end of the piece that begins at `start`.
@@ -144,7 +168,7 @@ enum SplitFunction {
         m.pointee.xFilter = { raw, idxNum, _, argc, argv in
             guard let raw else { return SQLITE_ERROR }
             let c = UnsafeMutableRawPointer(raw).assumingMemoryBound(to: Cursor.self)
-            c.pointee.free()
+            c.pointee.length = 0
             c.pointee.eof = true
             c.pointee.ordinal = 1
             c.pointee.start = 0
@@ -153,19 +177,14 @@ enum SplitFunction {
                 vtab?.pointee.zErrMsg = eddy_sqlite_strdup("split() needs the text to split, as in split(line, ' ')")
                 return SQLITE_ERROR
             }
-            c.pointee.sep = [UInt8(ascii: " ")]
-            if idxNum & 2 != 0, argc >= 2 {
-                if let s = sqlite3_value_text(argv[1]) {
-                    let n = Int(sqlite3_value_bytes(argv[1]))
-                    c.pointee.sep = Array(UnsafeBufferPointer(start: s, count: n))
-                }
+            var space = UInt8(ascii: " ")
+            if idxNum & 2 != 0, argc >= 2, let s = sqlite3_value_text(argv[1]) {
+                c.pointee.setSeparator(s, Int(sqlite3_value_bytes(argv[1])))
+            } else {
+                c.pointee.setSeparator(&space, 1)
             }
             guard let input = sqlite3_value_text(argv[0]) else { return SQLITE_OK }
-            let n = Int(sqlite3_value_bytes(argv[0]))
-            guard let copy = malloc(max(n, 1))?.assumingMemoryBound(to: UInt8.self) else { return SQLITE_NOMEM }
-            memcpy(copy, input, n)
-            c.pointee.text = copy
-            c.pointee.length = n
+            guard c.pointee.take(input, Int(sqlite3_value_bytes(argv[0]))) else { return SQLITE_NOMEM }
             c.pointee.eof = false
             c.pointee.findEnd()
             return SQLITE_OK

@@ -33,6 +33,9 @@ public struct PlannedStream: Sendable {
     public var access: TableAccess
     /// Emits every `slide` ms (a multiple of batch_interval).
     public var slide: Int64
+    /// The one step that reads it, when the stream is not materialized but
+    /// a view that step's query reads through (see Inlining.swift).
+    public var inlinedInto: Int?
 }
 
 public struct PlannedWindow: Sendable {

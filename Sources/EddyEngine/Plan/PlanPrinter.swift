@@ -93,7 +93,13 @@ public enum PlanPrinter {
             case .stream(let i):
                 let s = plan.streams[i]
                 out.append("  [\(s.location)]  stream \(s.name)  \(every(s.slide, bi))")
-                out.append("      \(placement)")
+                if let reader = s.inlinedInto, case .statement(let r) = plan.steps[reader] {
+                    out.append("      not materialized: inlined as a view into its one reader [\(plan.statements[r].location)]")
+                } else if let reader = s.inlinedInto, case .stream(let r) = plan.steps[reader] {
+                    out.append("      not materialized: inlined as a view into its one reader, stream \(plan.streams[r].name)")
+                } else {
+                    out.append("      \(placement)")
+                }
             case .window(let i):
                 let w = plan.windows[i]
                 out.append("  [\(w.location)]  window \(w.name) takes \(w.parent)'s rows \(every(w.parentSlide, bi)), drops those older than \(Units.formatDuration(w.range))")

@@ -96,7 +96,7 @@ public struct Planner {
         } catch let e as SQLiteError {
             throw RuntimeError("cannot open SQLite: \(e.message)")
         }
-        if options.stateSchema != "main" { db.protectCheckpoint(schema: options.stateSchema) }
+        if options.stateSchema == CheckpointStore.schema { db.protectCheckpoint(schema: options.stateSchema) }
         db.checkOnly = options.checkOnly
         db.statementTimeoutMs = plan.settings.statementTimeout
         db.interruptStatements(on: options.stop)
@@ -136,6 +136,7 @@ public struct Planner {
         if errors.isEmpty { checkOrder() }
         (plan.placements, plan.singleLaneReason) = Placement(plan: plan).decide()
         if errors.isEmpty { probeTriggers(db) }
+        if errors.isEmpty { inlineStreams(db) }
         if errors.isEmpty && plan.sources.isEmpty {
             errors.append(JobError(job.location(0), "the job has no CREATE SOURCE: eddy needs at least one source to read"))
         }

@@ -25,7 +25,8 @@ public final class JobRunner {
     let format: OutputFormat
     private let loaders: [BatchLoader]
     private let clearSources: [Statement]
-    private let clearStreams: [Statement]
+    /// nil for a stream inlined into its one reader (a view, nothing to clear).
+    private let clearStreams: [Statement?]
     let windows: [WindowRuntime]
     let sinks: SinkSet
     private let begin: Statement
@@ -46,7 +47,7 @@ public final class JobRunner {
             try db.prepare("DELETE FROM main.\(quoteIdentifier(s.name))")
         }
         clearStreams = try prepared.plan.streams.map { s throws(SQLiteError) in
-            try db.prepare("DELETE FROM main.\(quoteIdentifier(s.name))")
+            s.inlinedInto == nil ? try db.prepare("DELETE FROM main.\(quoteIdentifier(s.name))") : nil
         }
         self.windows = try windows.map { w throws(SQLiteError) in try WindowRuntime(state: w, database: db) }
         begin = try db.prepare("BEGIN")
@@ -203,8 +204,8 @@ public final class JobRunner {
         switch step {
         case .stream(let i):
             let stream = plan.streams[i]
-            guard schedule.isDue(slide: stream.slide, at: time) else { return nil }
-            try writing(stream.name, "stream", stream.location, time) { try clearStreams[i].run() }
+            guard schedule.isDue(slide: stream.slide, at: time), let clear = clearStreams[i] else { return nil }
+            try writing(stream.name, "stream", stream.location, time) { try clear.run() }
             do {
                 try db.asJob { () throws(SQLiteError) in try prepared.streamInserts[i].run() }
             } catch {
