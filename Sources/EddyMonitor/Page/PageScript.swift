@@ -209,7 +209,9 @@ enum PageScript {
         function stepRows(steps, total, withShare) {
           const most = Math.max(1e-9, ...steps.map((s) => s.ms));
           return steps.map((s) => {
-            const name = s.kind === 'statement' ? `<span class="at">[${esc(s.at)}]</span> ${esc(s.text)}` : esc(s.name) + (s.at ? ` <span class="at">[${esc(s.at)}]</span>` : '');
+            // The file's name and line:col; the whole path on hover.
+            const at = `<span class="at" title="${esc(s.at)}">[${esc(String(s.at || '').replace(/^.*\//, ''))}]</span>`;
+            const name = s.kind === 'statement' ? `${at} ${esc(s.text)}` : esc(s.name) + (s.at ? ' ' + at : '');
             const where = s.where === 'lane' ? '<span class="badge lane">lane</span>' : '<span class="badge order">in order</span>';
             return `<tr><td class="sql">${name}</td><td>${where}</td><td>${num(s.rows_in)}</td><td>${num(s.rows_out)}</td>` +
               `<td>${fmtMs(s.ms)}</td><td>${total > 0 ? (s.ms / total * 100).toFixed(1) + '%' : '–'}</td>` +
