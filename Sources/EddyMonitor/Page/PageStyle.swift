@@ -102,8 +102,11 @@ enum PageStyle {
         body.login form { width: min(380px, 92vw); display: grid; gap: 10px; }
         body.login input, body.login button { font: inherit; padding: 8px 10px; border-radius: 8px; border: 1px solid var(--line); background: var(--card2); color: var(--text); }
         body.login button { background: var(--proc); color: #fff; border: 0; cursor: pointer; }
-        @media (max-width: 1000px) {
+        /* Side by side, the step tables need about 680px each, or their last columns scroll out of sight. */
+        @media (max-width: 1440px) {
           .two { grid-template-columns: minmax(0, 1fr); }
+        }
+        @media (max-width: 1000px) {
           .chart-row { grid-template-columns: minmax(0, 1fr) minmax(0, 30%); }
           .chart-title { grid-column: 1 / -1; }
           .chart-title b { display: inline; margin-left: 8px; font-size: 15px; }
