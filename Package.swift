@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
@@ -42,17 +45,28 @@ let package = Package(
         .target(name: "EddySQL", dependencies: ["EddyCore", "EddyBlocks", "CSQLite"], swiftSettings: strict),
         .target(name: "EddyJob", dependencies: ["EddyCore"], swiftSettings: strict),
         .target(name: "EddySinks", dependencies: ["EddyCore", "EddySQL", "EddyKinesis"], swiftSettings: strict),
-        .target(name: "EddyMonitor", dependencies: ["EddyCore"], swiftSettings: strict),
+        // The monitor's HTTP server runs on SwiftNIO's event loop thread, never
+        // on the engine's; /metrics is swift-metrics handles exported by
+        // swift-prometheus.
+        .target(name: "EddyMonitor", dependencies: [
+            "EddyCore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: strict),
         .target(name: "EddyEngine", dependencies: [
             "EddyCore", "EddyBlocks", "EddyIngest", "EddySQL", "EddyJob", "EddySinks", "EddyMonitor",
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: strict),
         .executableTarget(name: "eddy", dependencies: [
-            "EddyCore", "EddyIngest", "EddyJob", "EddyEngine", "EddyKinesis",
+            "EddyCore", "EddyIngest", "EddyJob", "EddyMonitor", "EddyEngine", "EddyKinesis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "eddy-bench", dependencies: [
-            "EddyCore", "EddyBlocks", "EddyIngest", "EddySQL", "EddyEngine", "CSQLite",
+            "EddyCore", "EddyBlocks", "EddyIngest", "EddySQL", "EddyMonitor", "EddyEngine", "CSQLite",
         ], path: "Benchmarks/eddy-bench", swiftSettings: strict),
 
         .testTarget(name: "EddyCoreTests", dependencies: ["EddyCore"], swiftSettings: strict),
@@ -61,6 +75,7 @@ let package = Package(
         .testTarget(name: "EddyIngestTests", dependencies: ["EddyIngest", "EddyBlocks"], swiftSettings: strict),
         .testTarget(name: "EddySQLTests", dependencies: ["EddySQL", "EddyBlocks"], swiftSettings: strict),
         .testTarget(name: "EddyJobTests", dependencies: ["EddyJob"], swiftSettings: strict),
+        .testTarget(name: "EddyMonitorTests", dependencies: ["EddyMonitor", "EddyCore"], swiftSettings: strict),
         .testTarget(name: "EddyEngineTests", dependencies: ["EddyEngine", "EddyIngest", "EddyBlocks", "EddySQL"], swiftSettings: strict),
         .testTarget(name: "EddyEndToEndTests", dependencies: ["eddy", "EddyIngest", "EddyCore", "EddySQL", "EddyBlocks"], swiftSettings: strict),
     ]

@@ -12,6 +12,7 @@ import Glibc
 //   eddy-bench e2e      live receivers → engine, 1/2/4 shards, and with spilling
 //   eddy-bench windows  windowed and stateful word counts, and (in a child process) a long window's memory
 //   eddy-bench recovery seconds to resume from a checkpoint with 1 GB of log
+//   eddy-bench ui       throughput with the monitor served and polled every 500 ms vs without it
 //   eddy-bench all      everything
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -25,4 +26,5 @@ if wants("blocks") { BlockBench.run() }
 if wants("e2e") { EndToEndBench.run() }
 if wants("windows") { WindowBench.run() }
 if wants("recovery") { RecoveryBench.run() }
+if wants("ui") { UIBench.run() }
 if which.contains("window-memory") { WindowBench.longWindow() }

@@ -36,6 +36,9 @@ public struct Settings: Sendable, Equatable {
     /// means no limit. A job file is code: this is what stops a runaway query
     /// (a recursive CTE that never ends) from holding the engine forever.
     public var statementTimeout: Int64 = 0
+    /// Where to serve the monitor (`HOST:PORT`), as `--ui` does; nil: no UI.
+    /// A non-loopback host also needs `--ui-token` on the command line.
+    public var ui: String? = nil
 
     public init() {}
 
@@ -117,6 +120,7 @@ public struct Settings: Sendable, Equatable {
         ("sqlite_cache", "SQLite page cache for batch and window tables (default 256MB)"),
         ("parallelism", "lanes working on batches at once, 1-\(maxParallelism) (default: CPUs online)"),
         ("statement_timeout", "how long one statement of the job may run, 0 = no limit (default 0)"),
+        ("ui", "serve the monitor (web page, /metrics, /api) on HOST:PORT, like --ui (default: off)"),
     ].map { (key: (String, String)) -> (name: String, help: String) in
         guard let b = bounds[key.0] else { return (name: key.0, help: key.1) }
         return (name: key.0, help: key.1 + "; \(b.described)")
@@ -182,10 +186,34 @@ public struct Settings: Sendable, Equatable {
                 return .success(())
             }
             return bounded(Units.parseDuration) { $0.statementTimeout = $1 }
+        case "ui":
+            guard let problem = Settings.hostPortProblem(value) else {
+                ui = value.trimmingSpaces
+                return .success(())
+            }
+            return .failure(UnitError("ui must be HOST:PORT, like '127.0.0.1:4040': \(problem)"))
         default:
             let known = Settings.keys.map(\.name).joined(separator: ", ")
             return .failure(UnitError("unknown setting '\(key)' (known: \(known))"))
         }
+    }
+
+    /// What is wrong with a `HOST:PORT` (`[::1]:PORT` for IPv6), or nil.
+    /// (EddyIngest's `HostPort.parse` makes the address from it.)
+    static func hostPortProblem(_ text: String) -> String? {
+        let t = text.trimmingSpaces
+        let portText: Substring
+        if t.hasPrefix("[") {
+            guard let close = t.firstIndex(of: "]"), t[t.index(after: close)...].hasPrefix(":") else {
+                return "'\(text)' has no ]:PORT"
+            }
+            portText = t[t.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = t.lastIndex(of: ":") else { return "'\(text)' has no :PORT" }
+            portText = t[t.index(after: colon)...]
+        }
+        guard UInt16(portText) != nil else { return "the port must be a number from 0 to 65535, not '\(portText)'" }
+        return nil
     }
 
     public static func parseSwitch(_ value: String) -> Bool? {
@@ -213,6 +241,7 @@ public struct Settings: Sendable, Equatable {
             ("sqlite_cache", Units.formatBytes(sqliteCache)),
             ("parallelism", String(parallelism)),
             ("statement_timeout", statementTimeout == 0 ? "0" : Units.formatDuration(statementTimeout)),
+            ("ui", ui ?? "off"),
         ]
     }
 }

@@ -39,6 +39,26 @@ public final class BlockGenerator: Sendable {
         var position: String?
         /// Seal even when empty, to log `position` (see `mark`).
         var marker = false
+        var received = Received()
+
+        /// Counts an append for the monitor (under the lock the append holds anyway).
+        mutating func count(added: Int, bytes: Int, now: Int64) {
+            guard added > 0 else { return }
+            received.records += Int64(added)
+            received.bytes += Int64(max(0, bytes))
+            received.lastRecordAtMs = now
+        }
+    }
+
+    /// What this shard took in during this run, for the monitor.
+    public struct Received: Sendable, Equatable {
+        /// Records appended, and their bytes as parsed into the block.
+        public var records: Int64 = 0
+        public var bytes: Int64 = 0
+        /// Where the source stands after the last record (Kinesis: sequence number).
+        public var position: String?
+        /// Wall-clock ms of the last append that added records.
+        public var lastRecordAtMs: Int64?
     }
 
     private let state: ConditionLock<State>
@@ -68,8 +88,10 @@ public final class BlockGenerator: Sendable {
     @discardableResult
     public func append(now: Int64, position: String? = nil, _ body: (inout BlockBuilder) -> Int) -> Int {
         let (added, full) = state.withLock { s -> (Int, Bool) in
+            let before = s.builder.byteCount
             let added = body(&s.builder)
             if let position { s.position = position }
+            s.count(added: added, bytes: s.builder.byteCount - before, now: now)
             return (added, s.builder.byteCount >= blockMaxBytes)
         }
         if full { seal(label: floor(now)) }
@@ -83,8 +105,10 @@ public final class BlockGenerator: Sendable {
     @discardableResult
     public func appendPositioned(now: Int64, _ body: (inout BlockBuilder) -> (Int, String?)) -> Int {
         let (added, full) = state.withLock { s -> (Int, Bool) in
+            let before = s.builder.byteCount
             let (added, position) = body(&s.builder)
             if let position { s.position = position }
+            s.count(added: added, bytes: s.builder.byteCount - before, now: now)
             return (added, s.builder.byteCount >= blockMaxBytes)
         }
         if full { seal(label: floor(now)) }
@@ -115,6 +139,15 @@ public final class BlockGenerator: Sendable {
     /// the batch at T, unless this shard already sealed a later label.
     public func sealForBatch(at time: Int64) {
         seal(label: time)
+    }
+
+    /// What this shard took in so far (a copy, under the generator's lock).
+    public var received: Received {
+        state.withLock { s in
+            var r = s.received
+            r.position = s.position
+            return r
+        }
     }
 
     /// The next `_seq` this shard will hand out.
@@ -193,3 +226,4 @@ public final class BlockGenerator: Sendable {
         }
     }
 }
+

@@ -93,9 +93,10 @@ public final class LiveSource: Sendable {
                                        firstSeq: env.firstSeq(index, shard), blockInterval: env.blockInterval,
                                        blockMaxBytes: env.blockMaxBytes, store: env.store, ids: env.ids, wal: env.wal)
         let limiter = RateLimiter(rate: env.startRate(index))
-        env.tracker.register(generator, limiter: limiter)
+        let status = ReceiverStatus()
+        env.tracker.register(generator, limiter: limiter, status: status)
         return ReceiverContext(source: name, generator: generator, store: env.store, stop: env.tracker.stop,
-                               limiter: limiter, errors: errors, schema: config.schema)
+                               limiter: limiter, errors: errors, schema: config.schema, status: status)
     }
 
     /// Starts this source's receivers. Fails only when a `listen` address

@@ -1,6 +1,7 @@
 import EddyCore
 
-/// What one batch did, for the stderr line and the checkpoint status.
+/// What one batch did: the stderr line, the monitor's ring of recent
+/// batches (the page, `/api/batches`, `/metrics`) and `--metrics-file`.
 public struct BatchMetrics: Sendable, Equatable {
     public var batchTime: Int64
     public var batchID: Int64
@@ -32,6 +33,13 @@ public struct BatchMetrics: Sendable, Equatable {
     public var rate: Double?
     /// Per-shard figures, as `source/name/shard` (Kinesis: behind_ms, from MillisBehindLatest).
     public var gauges: [String: Int64] = [:]
+    /// Each step that ran, in the batch's order (see `StepTiming.order`).
+    public var steps: [StepTiming] = []
+    /// How long the batch waited, its lane half done, for the batch before
+    /// it to commit (not part of its processing time; part of its total delay).
+    public var turnWaitMs: Double = 0
+    /// Wall-clock time at which it committed, epoch ms.
+    public var committedAtMs: Int64 = 0
 
     public init(batchTime: Int64, batchID: Int64) {
         self.batchTime = batchTime
@@ -66,11 +74,7 @@ public struct BatchMetrics: Sendable, Equatable {
             "in_flight=\(inFlight)",
         ]
         if let rate { parts.append("rate=\(Int(rate))") }
-        var lag: [String: Int64] = [:]
-        for (k, v) in gauges {
-            let parts = k.split(separator: "/", maxSplits: 2)
-            if parts.count == 3 && parts[1] == "behind_ms" { lag["\(parts[0])/\(parts[2])"] = v }
-        }
+        let lag = behindMs
         if !lag.isEmpty {
             parts.append("behind_ms=" + lag.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
         }

@@ -99,23 +99,33 @@ public final class SinkSet {
 
     public var isEmpty: Bool { entries.isEmpty }
 
-    /// Hands each sink its rows for the batch at `batchTime`. Returns rows delivered.
-    /// A failure names its sink (`SinkDeliveryFailure`), except that the
-    /// reader of stdout going away stays `OutputClosed`.
-    public func deliver(batchTime: Int64, stdout: StdoutSink) throws -> Int64 {
-        var total: Int64 = 0
+    /// What one sink took from a batch, and how long handing it over took.
+    public struct Delivery: Sendable {
+        public var sink: String
+        public var rows: Int64
+        public var nanos: Int64
+    }
+
+    /// Hands each sink its rows for the batch at `batchTime`, in the job's
+    /// order of sinks. A failure names its sink (`SinkDeliveryFailure`),
+    /// except that the reader of stdout going away stays `OutputClosed`.
+    public func deliver(batchTime: Int64, stdout: StdoutSink) throws -> [Delivery] {
+        var deliveries: [Delivery] = []
+        deliveries.reserveCapacity(entries.count)
         for e in entries {
             let t = e.target
+            let started = MonotonicTime.now()
+            var rows = 0
             do {
                 switch t.spec.config {
                 case .stdout:
-                    total += Int64(try stdout.emit(e.read))
+                    rows = try stdout.emit(e.read)
                 case .file:
-                    if let file = t.file { total += Int64(try file.write(batchTime: batchTime, rows: e.read)) }
+                    if let file = t.file { rows = try file.write(batchTime: batchTime, rows: e.read) }
                 case .sqlite:
-                    if let sqlite = t.sqlite { total += Int64(try sqlite.write(batchTime: batchTime, rows: e.read)) }
+                    if let sqlite = t.sqlite { rows = try sqlite.write(batchTime: batchTime, rows: e.read) }
                 case .kinesis:
-                    if let kinesis = t.kinesis { total += Int64(try kinesis.write(rows: e.read)) }
+                    if let kinesis = t.kinesis { rows = try kinesis.write(rows: e.read) }
                 }
                 try e.clear.run()
             } catch let closed as OutputClosed {
@@ -123,8 +133,9 @@ public final class SinkSet {
             } catch {
                 throw SinkDeliveryFailure(sink: t.spec.name, error: error)
             }
+            deliveries.append(Delivery(sink: t.spec.name, rows: Int64(rows), nanos: MonotonicTime.now() - started))
         }
-        return total
+        return deliveries
     }
 
     /// Empties the collectors without delivering (a batch that failed or was abandoned).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EddyCore
 import EddyEngine
+import EddyIngest
 import EddyJob
 import EddySinks
 import Glibc
@@ -49,8 +50,14 @@ struct RunCommand: ParsableCommand, EddySubcommand {
     @Option(help: "Output format for rows printed to stdout: table, csv, tsv or jsonl.")
     var format: String = "table"
 
-    @Option(help: ArgumentHelp("Serve a live metrics page on HOST:PORT (not built yet).", valueName: "HOST:PORT"))
+    @Option(help: ArgumentHelp("Serve the monitor on HOST:PORT while the job runs: a live page at /, Prometheus /metrics, JSON /api/status and /api/batches. Use 127.0.0.1:PORT (port 0 picks a free one); another address needs --ui-token.", valueName: "HOST:PORT"))
     var ui: String?
+
+    @Option(name: .customLong("ui-token"), help: ArgumentHelp("Every request to the monitor must carry 'Authorization: Bearer TOKEN' (needed to serve a non-loopback address). The EDDY_UI_TOKEN environment variable is read when this option is not given, and keeps the token out of the process list.", valueName: "TOKEN"))
+    var uiToken: String?
+
+    @Option(name: .customLong("metrics-file"), help: ArgumentHelp("Append one JSON line per batch to PATH: its figures and each step's time and rows.", valueName: "PATH"))
+    var metricsFile: String?
 
     @Option(help: ArgumentHelp("Stop after this long, e.g. 30s.", valueName: "duration"))
     var duration: String?
@@ -85,7 +92,24 @@ struct RunCommand: ParsableCommand, EddySubcommand {
             guard batches > 0 else { throw UsageError("--batches must be at least 1, not \(batches)") }
             options.batches = batches
         }
-        if let ui { throw UsageError("--ui \(ui): the live metrics page is not built yet; metrics are on stderr, one line per batch") }
+        if let ui {
+            switch HostPort.parse(ui) {
+            case .success(let address): options.ui = address
+            case .failure(let e): throw UsageError("--ui \(ui): \(e.message)")
+            }
+        }
+        let token = uiToken ?? getenv("EDDY_UI_TOKEN").map { String(cString: $0) }
+        if let token {
+            // What an HTTP header carries as it is: printable ASCII, no spaces.
+            guard !token.isEmpty, token.allSatisfy({ ($0.asciiValue ?? 0) > 32 && ($0.asciiValue ?? 127) < 127 }) else {
+                throw UsageError("--ui-token: the token must be printable ASCII without spaces, and not empty")
+            }
+            options.uiToken = token
+        }
+        if let metricsFile {
+            guard !metricsFile.isEmpty else { throw UsageError("--metrics-file: expected a path") }
+            options.metricsFile = metricsFile
+        }
         options.replayDir = replay
         options.force = force
         options.quiet = quiet

@@ -106,7 +106,7 @@ struct SettingsTests {
             "batch_interval": "1s", "block_interval": "100ms", "block_max_bytes": "2MB", "memory_budget": "1GB",
             "disk_budget": "1GB", "spill_dir": "/tmp/s", "max_rate": "10", "backpressure": "on",
             "initial_rate": "5", "wal_sync": "off", "stop_timeout": "10s", "sqlite_cache": "64MB",
-            "statement_timeout": "30s", "parallelism": "3",
+            "statement_timeout": "30s", "parallelism": "3", "ui": "127.0.0.1:4040",
         ]
         #expect(Set(good.keys) == Set(Settings.keys.map(\.name)))
         for (key, value) in good {

@@ -25,6 +25,13 @@ public struct RunOptions: Sendable {
     public var clock: (any BatchClock)?
     /// Accept a checkpoint made by a different job text (see JobChange).
     public var force = false
+    /// `--ui HOST:PORT`: serve the monitor there; overrides the job's `SET ui`.
+    public var ui: HostPort?
+    /// `--ui-token`: every request to the monitor must carry it. A
+    /// non-loopback `ui` needs one.
+    public var uiToken: String?
+    /// `--metrics-file PATH`: one JSON line per batch.
+    public var metricsFile: String?
 
     public init() {}
 }
@@ -52,8 +59,14 @@ public final class Engine {
     let stop: StopSignal
     let checkpoint: CheckpointStore?
     let logger = Logger(label: "eddy.engine")
-    /// Metrics of every batch run so far (tests and the benchmark read them).
+    /// Metrics of the batches run (the last `RunMonitor.capacity`; tests and the benchmark read them).
     public private(set) var history: [BatchMetrics] = []
+    /// Every step's time over the whole run (printed at its end unless quiet).
+    public private(set) var summary = StepSummary()
+    /// What the run publishes for the UI, once it is planned.
+    public private(set) var monitor: RunMonitor?
+    /// The monitor's HTTP server, while the run serves one.
+    public private(set) var server: MonitorServer?
     /// The plan of the run (after `run` or `resumeOnly`).
     public private(set) var plan: Plan?
 
@@ -80,6 +93,8 @@ public final class Engine {
         let ledger: Database?
         /// The lanes' shared database file, removed at the end of the run.
         var sharedPath: String?
+        /// The monitor's HTTP server (`--ui`).
+        var server: MonitorServer?
         var nextTime: Int64
         var nextID: Int64
 
@@ -99,6 +114,8 @@ public final class Engine {
         }
 
         func close() {
+            // First, so that no request reads figures while things close.
+            server?.close()
             lanes.close()
             input.close()
             log?.close()
@@ -115,12 +132,27 @@ public final class Engine {
         if stop.observe({ _ in watchdog.start() }) > 0 { watchdog.start() }
         defer { watchdog.standDown() }
         do {
+            let started = MonotonicTime.now()
             let context = try setUp(interruptOn: watchdog.abandon)
             defer {
-                history = context.tail.history
+                history = context.tail.monitor.recent
+                summary = context.tail.summary
+                server = nil
                 context.close()
             }
-            return try schedule(context)
+            let end: RunEnd
+            do {
+                end = try schedule(context)
+            } catch {
+                context.tail.monitor.set(phase: .failed, failure: "\(error)")
+                throw error
+            }
+            context.tail.monitor.set(phase: .finished)
+            if end == .finished && !options.quiet {
+                let runMs = (MonotonicTime.now() - started) / 1_000_000
+                for line in context.tail.summary.lines(runMs: runMs) { StandardError.write(line + "\n") }
+            }
+            return end
         } catch let error where watchdog.abandoned(error) {
             let place = (error as? BatchFailure).map { "\($0.location): batch \($0.time)" } ?? "the batch in flight"
             StandardError.write("eddy: \(place) was interrupted at stop_timeout and rolled back\(checkpoint != nil ? "; it runs again at the next start" : "")\n")
@@ -195,6 +227,17 @@ public final class Engine {
         self.plan = plan
         let settings = plan.settings
         let bi = settings.batchInterval
+
+        // The monitor, its server and the metrics file, before anything
+        // starts receiving: a port in use or a bad path stops the run here.
+        let monitor = RunMonitor(job: jobInfo(plan: plan))
+        self.monitor = monitor
+        let metricsFile = try options.metricsFile.map { path throws(UsageError) in
+            try MetricsFile(path: path, batchIntervalMs: bi)
+        }
+        let server = try startServer(plan: plan, monitor: monitor)
+        var serverHandedOver = false
+        defer { if !serverHandedOver { server?.close() } }
 
         // The checkpoint: the job it belongs to, and its zero time.
         let ledger = try checkpoint.map { ckpt -> Database in
@@ -294,11 +337,15 @@ public final class Engine {
             let tail = OrderedTail(firstBatch: firstBatch, clock: clock,
                                    stdout: StdoutSink(format: options.format, writer: OutputWriter(fd: options.outputFD)),
                                    input: input, checkpoint: checkpoint, log: log, sources: sources, plan: plan,
-                                   quiet: options.quiet)
+                                   quiet: options.quiet, monitor: monitor, metricsFile: metricsFile,
+                                   tables: TableSampler(plan: plan, stateSchema: planOptions.stateSchema, windows: windows))
             let lanes = Lanes(runners: runners, tail: tail)
             context = Context(plan: plan, input: input, lanes: lanes, tail: tail, clock: clock, zero: zero,
                               sources: sources, log: log, ledger: ledger, nextTime: nextTime, nextID: nextID)
             context.sharedPath = sharedPath
+            context.server = server
+            serverHandedOver = true
+            attachFigures(monitor, input: input, lanes: lanes, sources: sources, log: log)
         } catch {
             input.close()
             throw error
@@ -315,6 +362,8 @@ public final class Engine {
             throw error
         }
         handedOver = true
+        monitor.set(phase: .running)
+        self.server = server
         return context
     }
 

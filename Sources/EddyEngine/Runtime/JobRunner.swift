@@ -1,5 +1,6 @@
 import EddyBlocks
 import EddyCore
+import EddyMonitor
 import EddySQL
 import EddySinks
 
@@ -32,6 +33,8 @@ public final class JobRunner {
     private let begin: Statement
     private let commit: Statement
     private let rollback: Statement
+    /// Each step's name and place, for timing it.
+    let templates: StepTemplates
 
     init(prepared: PreparedJob, format: OutputFormat, zeroTime: Int64, sinks: SinkTargets,
          windows: [WindowState]) throws {
@@ -53,6 +56,7 @@ public final class JobRunner {
         begin = try db.prepare("BEGIN")
         commit = try db.prepare("COMMIT")
         rollback = try db.prepare("ROLLBACK")
+        templates = StepTemplates(plan: prepared.plan)
     }
 
     /// A runner on its own, with no sinks and windows of its own: one lane
@@ -72,6 +76,11 @@ public final class JobRunner {
         /// Getting the batch's blocks ready to bind: reading spilled ones
         /// back and LZ4 decompression.
         public var blockReadMs: Double = 0
+        /// Each step that ran, with its time and rows, in the batch's order.
+        public var steps: [StepTiming] = []
+        /// Rows of this batch's sources, streams and windows (lowercased
+        /// names) as far as known: the steps' rows in.
+        var relationRows: [String: Int64] = [:]
     }
 
     /// What the lane half leaves for the ordered half: the figures so far, and
@@ -91,7 +100,14 @@ public final class JobRunner {
         db.context.window = nil
         var half = LaneHalf()
         try begin.run()
-        try clearSources(time: time)
+        // Each source's load step: emptying its table, then binding its blocks.
+        var loadNanos = [Int64](repeating: 0, count: loaders.count)
+        var loadRows = [Int64](repeating: 0, count: loaders.count)
+        for (i, (source, clear)) in zip(plan.sources, clearSources).enumerated() {
+            let t0 = MonotonicTime.now()
+            try writing(source.name, "clearing source", source.location, time) { try clear.run() }
+            loadNanos[i] += MonotonicTime.now() - t0
+        }
         let decompressed = loaders.reduce(0) { $0 + $1.decompressNanos }
         var fetchNanos: Int64 = 0
         for block in blocks {
@@ -103,13 +119,23 @@ public final class JobRunner {
             let rows = try writing(source.name, "loading source", source.location, time) {
                 try loaders[block.source].load(block, payload: compressed)
             }
+            loadNanos[block.source] += MonotonicTime.now() - t0
+            loadRows[block.source] += Int64(rows)
             half.outcome.records += Int64(rows)
             half.outcome.recordsPerShard["\(plan.sources[block.source].name)/\(block.shard)", default: 0] += Int64(rows)
         }
         let decompressNanos = loaders.reduce(0) { $0 + $1.decompressNanos } - decompressed
         half.outcome.blockReadMs = Double(fetchNanos + decompressNanos) / 1_000_000
-        for (k, step) in plan.steps.enumerated() where plan.placements[k].isLane {
-            if let output = try run(step, time: time, outcome: &half.outcome, statements: true, stdout: nil) {
+        for (i, source) in plan.sources.enumerated() {
+            var load = templates.loads[i]
+            load.nanos = loadNanos[i]
+            load.rowsIn = loadRows[i]
+            load.rowsOut = loadRows[i]
+            half.outcome.steps.append(load)
+            half.outcome.relationRows[source.name.lowercased()] = loadRows[i]
+        }
+        for k in plan.steps.indices where plan.placements[k].isLane {
+            if let output = try runTimed(k, time: time, outcome: &half.outcome, onLane: true, stdout: nil) {
                 half.outputs[k] = output
             }
         }
@@ -125,29 +151,38 @@ public final class JobRunner {
         db.context.batchID = batchID
         var outcome = half.outcome
         stdout.beginBatch(time: time)
-        for (k, step) in plan.steps.enumerated() {
+        for k in plan.steps.indices {
             if plan.placements[k].isLane {
                 if let output = half.outputs[k] {
                     try stdout.write(output)
                     outcome.outputRows += Int64(output.rows)
                 }
-            } else if let output = try run(step, time: time, outcome: &outcome, statements: true, stdout: stdout) {
+            } else if let output = try runTimed(k, time: time, outcome: &outcome, onLane: false, stdout: stdout) {
                 outcome.outputRows += Int64(output.rows)
             }
         }
         db.context.window = nil
         do {
-            outcome.outputRows += try sinks.deliver(batchTime: time, stdout: stdout)
+            for delivery in try sinks.deliver(batchTime: time, stdout: stdout) {
+                outcome.outputRows += delivery.rows
+                outcome.steps.append(templates.sink(delivery))
+            }
         } catch let failed as SinkDeliveryFailure {
             guard let sink = plan.sinks.first(where: { $0.name == failed.sink }) else { throw failed.error }
             throw BatchFailure(location: sink.location, time: time, error: failed.error, context: "sink \(sink.name)")
         }
+        let t0 = MonotonicTime.now()
         try beforeCommit?(db)
         do {
             try commit.run()
         } catch {
             throw RuntimeError("batch \(time): the batch's transaction could not commit: \(error.message)")
         }
+        var committed = beforeCommit == nil ? templates.commit : templates.checkpointCommit
+        committed.nanos = MonotonicTime.now() - t0
+        outcome.steps.append(committed)
+        // Lane steps were timed first; show every step in the job's order.
+        outcome.steps.sort { $0.order < $1.order }
         return outcome
     }
 
@@ -197,10 +232,33 @@ public final class JobRunner {
         }
     }
 
-    /// Runs one step if it is due. An output statement's rows are printed
-    /// when `stdout` is given, and otherwise kept, rendered, in the result.
+    /// Runs per-batch step `k` if it is due, and records its time and rows
+    /// in `outcome.steps`.
+    private func runTimed(_ k: Int, time: Int64, outcome: inout Outcome, onLane: Bool,
+                          stdout: StdoutSink?) throws -> RenderedOutput? {
+        let t0 = MonotonicTime.now()
+        guard let ran = try run(plan.steps[k], time: time, outcome: &outcome, statements: true, stdout: stdout) else { return nil }
+        var timing = templates.steps[k]
+        timing.nanos = MonotonicTime.now() - t0
+        timing.onLane = onLane
+        timing.rowsIn = templates.rowsIn(k, known: outcome.relationRows)
+        timing.rowsOut = ran.rowsOut
+        outcome.steps.append(timing)
+        return ran.output
+    }
+
+    /// What a step that ran gave: an output statement's rendered rows, and
+    /// the rows it wrote or printed where SQLite can tell.
+    private struct StepRun {
+        var output: RenderedOutput?
+        var rowsOut: Int64?
+    }
+
+    /// Runs one step if it is due (nil when it is not). An output statement's
+    /// rows are printed when `stdout` is given, and otherwise kept, rendered,
+    /// in the result.
     private func run(_ step: BatchStep, time: Int64, outcome: inout Outcome, statements: Bool,
-                     stdout: StdoutSink?) throws -> RenderedOutput? {
+                     stdout: StdoutSink?) throws -> StepRun? {
         switch step {
         case .stream(let i):
             let stream = plan.streams[i]
@@ -211,6 +269,9 @@ public final class JobRunner {
             } catch {
                 throw BatchFailure(location: triggerLocation(stream.name) ?? stream.location, time: time, error: error)
             }
+            let rows = Int64(db.changes)
+            outcome.relationRows[stream.name.lowercased()] = rows
+            return StepRun(rowsOut: rows)
         case .window(let i):
             let w = windows[i]
             try writing(w.plan.name, "window", w.plan.location, time) { () throws in
@@ -219,6 +280,9 @@ public final class JobRunner {
                 }
                 try w.expire(at: time)
             }
+            let held = w.state.rowCount
+            outcome.relationRows[w.plan.name.lowercased()] = held
+            return StepRun(rowsOut: held)
         case .statement(let i):
             let planned = plan.statements[i]
             guard statements, schedule.isDue(slide: planned.slide, at: time) else { return nil }
@@ -232,18 +296,18 @@ public final class JobRunner {
             do {
                 guard planned.isOutput else {
                     try db.asJob { () throws(SQLiteError) in try statement.run() }
-                    return nil
+                    // sqlite3_changes counts only INSERT, UPDATE and DELETE.
+                    return StepRun(rowsOut: statement.isReadOnly ? nil : Int64(db.changes))
                 }
                 let output = try db.asJob { try StdoutSink.render(statement, format: format) }
                 if let stdout { try stdout.write(output) }
-                return output
+                return StepRun(output: output, rowsOut: Int64(output.rows))
             } catch let closed as OutputClosed {
                 throw closed
             } catch {
                 throw BatchFailure(location: planned.location, time: time, error: error)
             }
         }
-        return nil
     }
 
     private func clearSources(time: Int64) throws {

@@ -141,16 +141,19 @@ final class Lane: @unchecked Sendable {
                 failure = error
             }
         }
-        let laneNanos = MonotonicTime.now() - t0
+        let laneDone = MonotonicTime.now()
+        let laneNanos = laneDone - t0
         guard tail.waitForTurn(batch.id) else {
             // An earlier batch failed: this one will not run.
             runner.rollBack()
             return
         }
+        let turnWaitNanos = MonotonicTime.now() - laneDone
         do {
             if let failure { throw failure }
             guard let half else { throw RuntimeError("batch \(batch.time) was abandoned") }
-            try tail.finish(batch, half: half, lane: self, started: started, laneNanos: laneNanos)
+            try tail.finish(batch, half: half, lane: self, started: started, laneNanos: laneNanos,
+                            turnWaitNanos: turnWaitNanos)
         } catch {
             runner.rollBack()
             tail.fail(error)

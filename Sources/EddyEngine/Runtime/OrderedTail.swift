@@ -13,8 +13,9 @@ import Glibc
 /// In order, per batch: the steps that touch state tables and windows, the
 /// outputs (stdout in file order), the sinks, the checkpoint's commit; after
 /// it, the sources learn what is committed (acks, Kinesis positions), blocks
-/// are released, the log forgets what no window needs, and the metrics line
-/// is printed. Everything here is touched only by the lane whose turn it is
+/// are released, the log forgets what no window needs, and the batch's
+/// metrics are published: the stderr line, the monitor's ring (the UI and
+/// `/metrics`), `--metrics-file`, and the run's step summary. Everything here is touched only by the lane whose turn it is
 /// (or, before the lanes start, by recovery on the engine thread): the turn,
 /// not a lock, is what makes the `@unchecked Sendable` sound.
 final class OrderedTail: @unchecked Sendable {
@@ -39,14 +40,19 @@ final class OrderedTail: @unchecked Sendable {
     let retention: Int64
     /// Blocks kept in the log for the windows, by batch time.
     var retained: [(time: Int64, ids: Set<UInt64>)] = []
-    /// Metrics of every batch run so far.
-    private(set) var history: [BatchMetrics] = []
+    /// Where batches are published for the UI; it keeps the last 1000.
+    let monitor: RunMonitor
+    let metricsFile: MetricsFile?
+    private let tables: TableSampler
+    /// Every batch's steps, for the summary at the end of the run.
+    private(set) var summary = StepSummary()
     private var estimators: [PIDRateEstimator]
     private var badBefore: [Int64]
     private var lastFinish: Int64?
 
     init(firstBatch: Int64, clock: any BatchClock, stdout: StdoutSink, input: BatchInput, checkpoint: CheckpointStore?,
-         log: WriteAheadLog?, sources: [LiveSource], plan: Plan, quiet: Bool) {
+         log: WriteAheadLog?, sources: [LiveSource], plan: Plan, quiet: Bool, monitor: RunMonitor,
+         metricsFile: MetricsFile?, tables: TableSampler) {
         turn = ConditionLock(Turn(next: firstBatch))
         self.clock = clock
         self.stdout = stdout
@@ -56,6 +62,9 @@ final class OrderedTail: @unchecked Sendable {
         self.sources = sources
         self.plan = plan
         self.quiet = quiet
+        self.monitor = monitor
+        self.metricsFile = metricsFile
+        self.tables = tables
         retention = plan.windows.reduce(0) { $0 + $1.range }
         estimators = sources.map { _ in PIDRateEstimator(batchIntervalMs: plan.settings.batchInterval) }
         // Sources are made for this run, their counts from zero: bad records
@@ -97,7 +106,9 @@ final class OrderedTail: @unchecked Sendable {
     /// Runs the batch's ordered half on its lane and everything that follows
     /// its commit, then hands the turn to the next batch. Called only when
     /// it is this batch's turn.
-    func finish(_ batch: Batch, half: JobRunner.LaneHalf, lane: Lane, started: Int64, laneNanos: Int64) throws {
+    /// `turnWaitNanos`: how long the batch waited for its turn, its lane half done.
+    func finish(_ batch: Batch, half: JobRunner.LaneHalf, lane: Lane, started: Int64, laneNanos: Int64,
+                turnWaitNanos: Int64) throws {
         let t0 = MonotonicTime.now()
         let sinkNames = plan.sinks.filter { !$0.columns.isEmpty }.map(\.name)
         let records = Int64(batch.blocks.reduce(0) { $0 + $1.count })
@@ -125,17 +136,24 @@ final class OrderedTail: @unchecked Sendable {
             if batch.id % 16 == 0 { try checkpoint.prune(lane.runner.db, before: batch.time - retention) }
         }
         let tailNanos = MonotonicTime.now() - t0
-        report(batch, outcome: outcome, lane: lane.index, started: started, busyNanos: laneNanos + tailNanos)
+        report(batch, outcome: outcome, lane: lane.index, started: started, busyNanos: laneNanos + tailNanos,
+               turnWaitNanos: turnWaitNanos)
+        // Still this batch's turn: no other batch changes the tables while they are measured.
+        if !tables.isEmpty { monitor.publish(tables: tables.figures(db: lane.runner.db)) }
         turn.update { $0.next = batch.id + 1 }
     }
 
     /// The batch's metrics line, and backpressure's new rates.
     /// `busyNanos`: the batch's two halves, without the wait for its turn;
     /// the total delay counts that wait.
-    private func report(_ batch: Batch, outcome: JobRunner.Outcome, lane: Int, started: Int64, busyNanos: Int64) {
+    private func report(_ batch: Batch, outcome: JobRunner.Outcome, lane: Int, started: Int64, busyNanos: Int64,
+                        turnWaitNanos: Int64) {
         var metrics = BatchMetrics(batchTime: batch.time, batchID: batch.id)
         metrics.lane = lane
         metrics.inFlight = batch.inFlight
+        metrics.steps = outcome.steps
+        metrics.turnWaitMs = Double(turnWaitNanos) / 1_000_000
+        metrics.committedAtMs = WallClock.nowMs()
         metrics.schedulingDelayMs = max(0, started - batch.time)
         metrics.processingMs = Double(busyNanos) / 1_000_000
         let finished = clock.now()
@@ -158,7 +176,12 @@ final class OrderedTail: @unchecked Sendable {
             metrics.rate = adaptRates(live: live, records: outcome.recordsPerShard, processingMs: effectiveMs,
                                       schedulingDelayMs: metrics.schedulingDelayMs)
         }
-        history.append(metrics)
+        monitor.publish(metrics)
+        if checkpoint != nil {
+            monitor.publish(commit: CommitFigures(batchID: batch.id, batchTime: batch.time, atMs: metrics.committedAtMs))
+        }
+        summary.add(metrics)
+        metricsFile?.append(metrics)
         MetricsReporter(quiet: quiet).report(metrics)
     }
 

@@ -24,7 +24,10 @@ extension Engine {
                 if let deadline, time >= deadline { stopping = true }
             }
             // (stop_timeout is the StopWatchdog's, from the moment of the request.)
-            if stopping { c.input.stopReceiving() }
+            if stopping {
+                c.input.stopReceiving()
+                c.tail.monitor.set(phase: .stopping)
+            }
             if let failure = c.log?.failure {
                 c.tail.fail(RuntimeError(failure + "; received data up to here is safe in the checkpoint"))
                 break

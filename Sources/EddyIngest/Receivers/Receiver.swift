@@ -11,9 +11,11 @@ public struct ReceiverContext: Sendable {
     public let limiter: RateLimiter
     public let errors: ErrorLog
     public let schema: SourceSchema
+    /// What the receiver is doing, for the monitor.
+    public let status: ReceiverStatus
 
     public init(source: String, generator: BlockGenerator, store: BlockStore, stop: StopSignal,
-                limiter: RateLimiter, errors: ErrorLog, schema: SourceSchema) {
+                limiter: RateLimiter, errors: ErrorLog, schema: SourceSchema, status: ReceiverStatus = ReceiverStatus()) {
         self.source = source
         self.generator = generator
         self.store = store
@@ -21,6 +23,7 @@ public struct ReceiverContext: Sendable {
         self.limiter = limiter
         self.errors = errors
         self.schema = schema
+        self.status = status
     }
 }
 

@@ -8,6 +8,8 @@ public final class ReceiverTracker: Sendable {
     private struct State: Sendable {
         var generators: [BlockGenerator] = []
         var limiters: [Int: [RateLimiter]] = [:]
+        /// Each receiver's generator, limiter and status, in the order they registered.
+        var receivers: [(generator: BlockGenerator, limiter: RateLimiter, status: ReceiverStatus)] = []
         var running = 0
     }
 
@@ -17,10 +19,25 @@ public final class ReceiverTracker: Sendable {
 
     public init() {}
 
-    public func register(_ generator: BlockGenerator, limiter: RateLimiter) {
+    public func register(_ generator: BlockGenerator, limiter: RateLimiter, status: ReceiverStatus) {
         state.withLock {
             $0.generators.append(generator)
             $0.limiters[generator.source, default: []].append(limiter)
+            $0.receivers.append((generator, limiter, status))
+        }
+    }
+
+    /// Every receiver's figures now, for the monitor. The tracker's lock is
+    /// held only to copy the list; each receiver's figures are then read
+    /// under its own short locks, so a receiver waits at most for one copy.
+    public func snapshot() -> [ReceiverSnapshot] {
+        let receivers = state.withLock { $0.receivers }
+        let stopping = stop.isRequested
+        return receivers.map { r in
+            let status = r.status.snapshot
+            return ReceiverSnapshot(source: r.generator.source, shard: r.generator.shard, phase: status.phase,
+                                    stopping: stopping, lastError: status.lastError, lastErrorAtMs: status.lastErrorAtMs,
+                                    received: r.generator.received, rateLimit: r.limiter.rate)
         }
     }
 

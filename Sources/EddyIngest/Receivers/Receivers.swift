@@ -33,11 +33,13 @@ enum SocketReceiver {
         if let acks { ctx.generator.onSealed { acks.sealed(through: $0) } }
         var backoff = ReconnectBackoff()
         var failures = 0
+        ctx.status.set(.connecting)
         while !ctx.stop.isRequested {
             switch TCPSocket.connect(to: address) {
             case .failure(let error):
                 failures += 1
                 let delay = backoff.failed()
+                ctx.status.error(error.message)
                 // Say it the first time and then now and again, not on every retry.
                 if failures == 1 || failures % 20 == 0 {
                     logger.warning("source \(ctx.source): \(error.message); retrying every \(Units.formatDuration(delay)) or so")
@@ -45,6 +47,7 @@ enum SocketReceiver {
                 if ctx.stop.wait(timeoutMs: delay) { return }
             case .success(let socket):
                 logger.info("source \(ctx.source): connected to \(address)")
+                ctx.status.set(.receiving)
                 failures = 0
                 backoff.connected()
                 var decoder = RecordDecoder(schema: ctx.schema)
@@ -64,11 +67,16 @@ enum SocketReceiver {
                 socket.close()
                 switch end {
                 case .stopped: return
-                case .eof: logger.warning("source \(ctx.source): \(address) closed the connection; reconnecting")
-                case .failed(let code): logger.warning("source \(ctx.source): reading \(address) failed: \(String(cString: strerror(code))); reconnecting")
+                case .eof:
+                    logger.warning("source \(ctx.source): \(address) closed the connection; reconnecting")
+                    ctx.status.error("\(address) closed the connection")
+                case .failed(let code):
+                    logger.warning("source \(ctx.source): reading \(address) failed: \(String(cString: strerror(code))); reconnecting")
+                    ctx.status.error("reading \(address) failed: \(String(cString: strerror(code)))")
                 case .stalled:
                     let timeout = Units.formatDuration(acks?.timeoutMs ?? 0)
                     logger.warning("source \(ctx.source): \(address) left its acks unread for \(timeout) (ack_timeout); disconnected, reconnecting")
+                    ctx.status.error("\(address) left its acks unread for \(timeout) (ack_timeout); disconnected")
                 }
                 if ctx.stop.wait(timeoutMs: backoff.delayMs) { return }
             }
@@ -93,6 +101,9 @@ enum StdinReceiver {
         }
         if case .failed(let code) = end {
             Logger(label: "eddy.stdin").error("source \(ctx.source): reading stdin failed: \(String(cString: strerror(code)))")
+            ctx.status.error("reading stdin failed: \(String(cString: strerror(code)))", phase: .finished)
+        } else {
+            ctx.status.set(.finished)
         }
         ctx.generator.tick(now: WallClock.nowMs())
         ctx.generator.markFinished()
@@ -199,16 +210,21 @@ final class Listener: Sendable {
                     switch end {
                     case .failed(let code):
                         logger.warning("source \(self.source.name): shard \(shard) failed: \(String(cString: strerror(code)))")
+                        ctx.status.error("reading from \(peer) failed: \(String(cString: strerror(code)))", phase: .finished)
                     case .stalled:
                         let timeout = Units.formatDuration(acks?.timeoutMs ?? 0)
                         logger.warning("source \(self.source.name): producer \(peer) (shard \(shard)) left its acks unread for \(timeout) (ack_timeout); disconnected")
-                    case .eof, .stopped:
+                        ctx.status.error("\(peer) left its acks unread for \(timeout) (ack_timeout); disconnected", phase: .finished)
+                    case .eof:
+                        ctx.status.set(.finished)
+                    case .stopped:
                         break
                     }
                     self.active.withLock { $0 -= 1 }
                 }
             } catch {
                 logger.warning("source \(source.name): producer \(peer) refused: \(error)")
+                ctx.status.error("producer \(peer) refused: \(error)", phase: .finished)
                 ctx.generator.onSealed(nil)
                 client.close()
                 active.withLock { $0 -= 1 }

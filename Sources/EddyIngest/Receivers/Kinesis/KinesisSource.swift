@@ -152,7 +152,9 @@ final class KinesisSource: Sendable {
             return out
         }
         for shard in skippedNow {
-            source.makeContext(shard: shard, env: env).generator.mark(position: ShardPosition.end.description, now: WallClock.nowMs())
+            let ctx = source.makeContext(shard: shard, env: env)
+            ctx.status.set(.finished)
+            ctx.generator.mark(position: ShardPosition.end.description, now: WallClock.nowMs())
         }
         for (shard, start, stored) in toStart {
             let ctx = source.makeContext(shard: shard.shardId, env: env)
@@ -200,6 +202,7 @@ struct KinesisShardReceiver: Sendable {
         var iterator: String?
 
         func fail(_ error: KinesisError) {
+            ctx.status.error("\(error)", phase: .failed)
             source.source.fail("source \(ctx.source): shard \(shard) of \(stream): \(error)")
         }
         /// Where to (re)start: after the last record taken, or the starting position.
@@ -230,6 +233,7 @@ struct KinesisShardReceiver: Sendable {
         }
 
         if last == .end {
+            ctx.status.set(.finished)
             source.shardFinished(shard)
             return
         }
@@ -239,6 +243,7 @@ struct KinesisShardReceiver: Sendable {
             do {
                 if iterator == nil { iterator = try freshIterator() }
                 response = try client.getRecords(iterator: iterator ?? "", limit: options.maxRecords)
+                if attempt > 0 { ctx.status.set(.receiving) }
                 attempt = 0
             } catch let error {
                 switch error {
@@ -247,6 +252,7 @@ struct KinesisShardReceiver: Sendable {
                     continue
                 case _ where error.isRetryable:
                     attempt += 1
+                    ctx.status.error("\(error)")
                     if attempt == 1 || attempt % 10 == 0 {
                         logger.warning("source \(ctx.source): shard \(shard): \(error); retrying with backoff")
                     }
@@ -289,6 +295,7 @@ struct KinesisShardReceiver: Sendable {
                 // A closed shard read to its end: log that, then let the children start.
                 ctx.generator.mark(position: ShardPosition.end.description, now: WallClock.nowMs())
                 logger.info("source \(ctx.source): shard \(shard) is closed and read to its end")
+                ctx.status.set(.finished)
                 source.shardFinished(shard)
                 return
             }
