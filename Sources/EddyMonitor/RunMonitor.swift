@@ -71,6 +71,14 @@ public final class RunMonitor: Sendable {
         }
     }
 
+    /// Lets go of the providers at the end of a run. They hold the lanes,
+    /// and with them every SQLite connection: held past the run, the
+    /// checkpoint's connections would stay open to the process's exit, and
+    /// its write-ahead log would never be folded back into checkpoint.db.
+    public func detach() {
+        providers.withLock { $0 = Providers() }
+    }
+
     // MARK: reading (the server, tests, the engine's history)
 
     /// Batches with an id above `id`, oldest first, at most `limit` (the newest ones).

@@ -138,6 +138,7 @@ public final class Engine {
                 history = context.tail.monitor.recent
                 summary = context.tail.summary
                 server = nil
+                context.tail.monitor.detach()
                 context.close()
             }
             let end: RunEnd
