@@ -118,8 +118,16 @@ import Testing
         #expect(pauses > 0)
         #expect(r.stderr.contains("receivers pause"))
         // Memory stayed within the budget plus a fixed margin, while ~100 MB went through.
+        // Under a sanitizer (scripts/sanitize.sh sets EDDY_SANITIZER), most
+        // of the process's memory is the sanitizer's own (ASan's 256 MB
+        // quarantine and shadow, TSan's shadow): the bound holds for eddy,
+        // which the plain run measures; a sanitized run measures only that
+        // memory was read.
         let peakMB = Double(peak.withLock { $0.kb }) / 1024
-        #expect(peakMB > 0 && peakMB < 4 + 80, "peak RSS \(peakMB) MB")
+        #expect(peakMB > 0)
+        if ProcessInfo.processInfo.environment["EDDY_SANITIZER"] == nil {
+            #expect(peakMB < 4 + 80, "peak RSS \(peakMB) MB")
+        }
         #expect(bytes.count > 90 << 20)
     }
 }
