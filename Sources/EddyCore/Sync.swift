@@ -13,13 +13,20 @@ import Glibc
 ///
 /// Everything guarded by it is only touched inside `withLock`, which is what
 /// makes the `@unchecked Sendable` sound.
+///
+/// The state lives in memory of its own too, not in a stored property: a
+/// stored property of an empty type (`ConditionLock(())`, a plain mutex) sits
+/// at the object's first address, so ThreadSanitizer took each `&state` access
+/// for a write to the object header that other threads read unlocked, and
+/// reported a race (scripts/sanitize.sh thread, BlockGenerator's seal lock).
 public final class ConditionLock<State>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond: UnsafeMutablePointer<pthread_cond_t>
-    private var state: State
+    private let state: UnsafeMutablePointer<State>
 
     public init(_ state: State) {
-        self.state = state
+        self.state = .allocate(capacity: 1)
+        self.state.initialize(to: state)
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         cond = .allocate(capacity: 1)
@@ -49,6 +56,8 @@ public final class ConditionLock<State>: @unchecked Sendable {
         cond.deallocate()
         mutex.deinitialize(count: 1)
         mutex.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     private func lock() { check(pthread_mutex_lock(mutex), "pthread_mutex_lock") }
@@ -58,7 +67,7 @@ public final class ConditionLock<State>: @unchecked Sendable {
     public func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
         lock()
         defer { unlock() }
-        return try body(&state)
+        return try body(&state.pointee)
     }
 
     /// Changes the state and wakes every waiter.
@@ -69,7 +78,7 @@ public final class ConditionLock<State>: @unchecked Sendable {
             check(pthread_cond_broadcast(cond), "pthread_cond_broadcast")
             unlock()
         }
-        return try body(&state)
+        return try body(&state.pointee)
     }
 
     /// Waits until `ready` holds or `timeoutMs` passes, then runs `body` under
@@ -80,7 +89,7 @@ public final class ConditionLock<State>: @unchecked Sendable {
         defer { unlock() }
         if let timeoutMs {
             let deadline = MonotonicTime.now() + max(0, timeoutMs) * 1_000_000
-            while !ready(state) {
+            while !ready(state.pointee) {
                 let remaining = deadline - MonotonicTime.now()
                 if remaining <= 0 { return nil }
                 var ts = timespec()
@@ -92,9 +101,9 @@ public final class ConditionLock<State>: @unchecked Sendable {
                 if rc != ETIMEDOUT { check(rc, "pthread_cond_timedwait") }
             }
         } else {
-            while !ready(state) { check(pthread_cond_wait(cond, mutex), "pthread_cond_wait") }
+            while !ready(state.pointee) { check(pthread_cond_wait(cond, mutex), "pthread_cond_wait") }
         }
-        return try body(&state)
+        return try body(&state.pointee)
     }
 }
 

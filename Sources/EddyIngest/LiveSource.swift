@@ -74,7 +74,19 @@ public final class LiveSource: Sendable {
     /// Per-shard figures for the metrics line (Kinesis' MillisBehindLatest).
     public func setGauge(_ name: String, _ value: Int64) { status.withLock { $0.gauges[name] = value } }
 
-    public var gauges: [String: Int64] { status.withLock { $0.gauges } }
+    /// A copy made under the lock, into storage of its own. Handing out the
+    /// dictionary itself would share its storage with a receiver thread that
+    /// writes it in place as soon as the reader lets go of it; that hand-off
+    /// is ordered only by reference counts, which ThreadSanitizer cannot see
+    /// (scripts/sanitize.sh thread reported it as a race with the ordered tail).
+    public var gauges: [String: Int64] {
+        status.withLock { status in
+            var copy: [String: Int64] = [:]
+            copy.reserveCapacity(status.gauges.count)
+            for (name, value) in status.gauges { copy[name] = value }
+            return copy
+        }
+    }
 
     /// A batch holding these blocks committed. Without a checkpoint, kinesis
     /// keeps the shards' positions in its own store from here.

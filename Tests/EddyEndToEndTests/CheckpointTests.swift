@@ -238,7 +238,9 @@ import EddyBlocks
             SELECT count(*), (SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000) SELECT x FROM c)) FROM lines;
             """)
         let eddy = try EddyProcess(["run", dir.path + "/job.sql", "--checkpoint", dir.path + "/ckpt"])
-        #expect(eventually { eddy.currentStderr.contains("batch=") || eddy.currentStderr.contains("checkpoint") || !eddy.process.isRunning })
+        // Generous: each batch counts 10 million rows, three at a time on
+        // three lanes, and a sanitized eddy (scripts/sanitize.sh) is slower.
+        #expect(eventually(timeout: 90) { eddy.currentStderr.contains("batch=") || eddy.currentStderr.contains("checkpoint") || !eddy.process.isRunning })
         usleep(300_000)
         let t0 = Date()
         eddy.signal(SIGTERM)

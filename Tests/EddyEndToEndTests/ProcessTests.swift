@@ -31,7 +31,9 @@ import Testing
             SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) SELECT x FROM c);
             """)
         let eddy = try EddyProcess(["run", dir.path + "/slow.sql"])
-        #expect(eventually { eddy.currentStderr.contains("batch=") || eddy.currentStdout.contains("batch") })
+        // Generous: each batch counts 20 million rows, three at a time on
+        // three lanes, and a sanitized eddy (scripts/sanitize.sh) is slower.
+        #expect(eventually(timeout: 90) { eddy.currentStderr.contains("batch=") || eddy.currentStdout.contains("batch") })
         eddy.signal(SIGINT)
         usleep(100_000)
         eddy.signal(SIGINT)
@@ -63,7 +65,11 @@ import Testing
 
         // --listen: a job reading the generator over a socket.
         let server = try EddyProcess(["gen", "--listen", "127.0.0.1:0", "--rate", "2000"])
-        defer { server.signal(SIGTERM) }
+        // Waited for, not only signalled: a test leaves no process behind.
+        defer {
+            server.signal(SIGTERM)
+            _ = try? server.wait(timeout: 30)
+        }
         var port = ""
         #expect(eventually {
             if let r = server.currentStderr.range(of: "serving lines on 127.0.0.1:") {

@@ -14,7 +14,6 @@ final class LiveRun: @unchecked Sendable {
     let outPath: String
     let fd: Int32
     let dir: Scratch
-    private var thread: Thread?
     private let done = ConditionLock<(finished: Bool, error: String?)>((false, nil))
 
     init(_ sql: String, settings: [(String, String)] = [], duration: Int64? = nil, batches: Int? = nil) throws {
@@ -39,14 +38,14 @@ final class LiveRun: @unchecked Sendable {
         _ = try engine.run()
     }
 
-    /// Runs on a background thread until `finish()`.
+    /// Runs on a background thread until `finish()`. The thread is not
+    /// kept: it holds this run until the engine returns, and a run holding
+    /// its thread would make a cycle that is never freed.
     func start() {
-        let t = Thread { [self] in
+        Thread { [self] in
             do { _ = try engine.run() } catch { done.update { $0.error = "\(error)" } }
             done.update { $0.finished = true }
-        }
-        thread = t
-        t.start()
+        }.start()
     }
 
     func finish(timeoutMs: Int64 = 30_000) -> String? {
