@@ -228,7 +228,8 @@ import Testing
         let stream = try moto.freshStream(shards: 2)
         let table = freshTable()
         let dir = try TempDir()
-        let worker = try EddyProcess(["run", try leaseJob(dir, stream: stream, table: table), "--quiet"], env: leaseEnv(dir.path + "/s"))
+        // Not --quiet: the retries are logged.
+        let worker = try EddyProcess(["run", try leaseJob(dir, stream: stream, table: table)], env: leaseEnv(dir.path + "/s"))
         #expect(eventually(timeout: 30) { owners(table).values.sorted() == [2] })
         try moto.faults("""
             [{"op": "UpdateItem", "stream": "\(table)", "error": "ProvisionedThroughputExceededException", "count": 3},
@@ -243,6 +244,8 @@ import Testing
         #expect(r.stderr.contains("ProvisionedThroughputExceededException"), "the throttling was met: \(r.stderr)")
         #expect(!r.stderr.contains("lost the lease"), "\(r.stderr)")
         #expect(count(db, "SELECT count(*) FROM raw") == 400, "no lease moved, nothing read twice")
+        let calls = try moto.stats(table).calls
+        #expect((calls["UpdateItem"] ?? 0) > 3 && (calls["Scan"] ?? 0) > 3, "\(calls)")
     }
 }
 

@@ -146,7 +146,7 @@ public struct LeaseTable: Sendable {
         let storedHash = stored?["jobHash"]?.string
         guard storedHash == jobHash else {
             let other = stored?["job"]?.string.map { " (\($0))" } ?? ""
-            throw LeaseTableError(message: "lease table '\(name)' belongs to a different job: its workers run job text \(storedHash ?? "?")\(other), this job's text is \(jobHash) (\(jobLabel)). Workers sharing a lease table must run the same job file; give this job its own lease_table (or app_name)")
+            throw LeaseTableError(message: "lease table '\(name)' belongs to a different job: its workers run job text \(storedHash ?? "?")\(other), this job's text is \(jobHash). Workers sharing a lease table must run the same job file; give this job its own lease_table (or app_name)")
         }
     }
 
@@ -178,10 +178,11 @@ public struct LeaseTable: Sendable {
 
     /// Takes (or steals) a lease as it was seen; returns it as now held.
     func take(_ lease: Lease, worker: String) throws(DynamoDBError) -> Lease {
+        let now = WallClock.nowMs()
         var switches = ""
         var update = DynamoDBClient.Expression("SET #o = :me, #c = :next, #w = :now",
                                                names: ["#o": Lease.Attribute.owner, "#c": Lease.Attribute.counter, "#w": Lease.Attribute.writtenAt],
-                                               values: [":me": .string(worker), ":next": .integer(lease.counter + 1), ":now": .integer(WallClock.nowMs())])
+                                               values: [":me": .string(worker), ":next": .integer(lease.counter + 1), ":now": .integer(now)])
         if lease.owner != worker {
             switches = ", #s = :switches"
             update.names["#s"] = Lease.Attribute.switches
@@ -190,6 +191,7 @@ public struct LeaseTable: Sendable {
         update.text += switches
         try client.updateItem(name, key: key(lease.key), update: update, condition: unchanged(lease))
         var held = lease
+        held.writtenAtMs = now
         held.owner = worker
         held.counter += 1
         if lease.owner != worker { held.ownerSwitchesSinceCheckpoint += 1 }
@@ -198,24 +200,27 @@ public struct LeaseTable: Sendable {
 
     /// Bumps the counter of a held lease: "still alive".
     func renew(_ lease: Lease) throws(DynamoDBError) -> Lease {
+        let now = WallClock.nowMs()
         try client.updateItem(name, key: key(lease.key),
                               update: .init("SET #c = :next, #w = :now", names: ["#c": Lease.Attribute.counter, "#w": Lease.Attribute.writtenAt],
-                                            values: [":next": .integer(lease.counter + 1), ":now": .integer(WallClock.nowMs())]),
+                                            values: [":next": .integer(lease.counter + 1), ":now": .integer(now)]),
                               condition: unchanged(lease))
         var held = lease
+        held.writtenAtMs = now
         held.counter += 1
         return held
     }
 
     /// Records a committed position in a held lease.
     func checkpoint(_ lease: Lease, at position: ShardPosition) throws(DynamoDBError) -> Lease {
+        let now = WallClock.nowMs()
         let v = Lease.checkpointValues(position)
         var update = DynamoDBClient.Expression("SET #c = :next, #cp = :cp, #sub = :sub, #s = :zero, #w = :now",
                                                names: ["#c": Lease.Attribute.counter, "#cp": Lease.Attribute.checkpoint,
                                                        "#sub": Lease.Attribute.sub, "#s": Lease.Attribute.switches,
                                                        "#w": Lease.Attribute.writtenAt],
                                                values: [":next": .integer(lease.counter + 1), ":cp": .string(v.checkpoint),
-                                                        ":sub": .integer(v.sub), ":zero": .integer(0), ":now": .integer(WallClock.nowMs())])
+                                                        ":sub": .integer(v.sub), ":zero": .integer(0), ":now": .integer(now)])
         update.names["#since"] = Lease.Attribute.since
         if let since = v.since {
             update.text += ", #since = :since"
@@ -225,6 +230,7 @@ public struct LeaseTable: Sendable {
         }
         try client.updateItem(name, key: key(lease.key), update: update, condition: unchanged(lease))
         var held = lease
+        held.writtenAtMs = now
         held.counter += 1
         held.checkpoint = v.checkpoint
         held.checkpointSubSequence = v.sub

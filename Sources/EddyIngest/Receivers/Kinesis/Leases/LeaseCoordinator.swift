@@ -126,7 +126,7 @@ final class LeaseCoordinator: Sendable {
 
     /// A batch holding records up to these positions committed.
     func committed(_ positions: [String: String]) {
-        state.withLock { s in
+        state.update { s in
             for (shard, text) in positions where s.held[shard] != nil {
                 if let p = ShardPosition(text) { s.pending[shard] = p }
             }
@@ -137,14 +137,14 @@ final class LeaseCoordinator: Sendable {
     func start() throws(ThreadStartError) {
         try startThread(name: "eddy-leases") { [self] in
             loop()
-            state.withLock { $0.stopped = true }
+            state.update { $0.stopped = true }
         }
     }
 
     /// After the last batch committed: writes its checkpoints and gives the
     /// leases up, so other workers take them without waiting for expiry.
     func close() {
-        state.withLock { $0.stop = true }
+        state.update { $0.stop = true }
         _ = state.wait(until: { $0.stopped }, timeoutMs: 30_000, then: { _ in true })
         writeCheckpoints()
         let held = state.withLock { s in
