@@ -23,6 +23,8 @@ What changes versus stock moto (all by monkeypatching moto.kinesis):
               "count": 1, "skip": 0, "shard": optional, "status": 400, "message": optional}
       {"op": ..., "raw": "<body>", "status": 200} answers with that body instead (malformed responses).
       op "PutRecords.record" fails individual PutRecords entries (partial failure).
+      DynamoDB operations (GetItem, UpdateItem, Scan, ...) take rules too; their
+      "stream" is the table name. Stats count them under the table name.
     EDDY_MOTO_GETRECORDS_TPS=<n> enforces n GetRecords calls per second per shard.
   * ListShards pages hold at most EDDY_MOTO_LISTSHARDS_PAGE shards (default 1000), so
     paging can be tested with a few shards.
@@ -64,6 +66,7 @@ GETRECORDS_TPS = int(os.environ.get("EDDY_MOTO_GETRECORDS_TPS", "0"))
 LISTSHARDS_PAGE = int(os.environ.get("EDDY_MOTO_LISTSHARDS_PAGE", "1000"))
 DEFAULT_REGION = os.environ.get("EDDY_MOTO_REGION", "us-east-1")
 TARGET_PREFIX = "Kinesis_20131202."
+DYNAMODB_PREFIX = "DynamoDB_20120810."
 
 BIG_LOCK = threading.RLock()  # moto's Kinesis models are not thread-safe; serialise all requests
 
@@ -468,6 +471,8 @@ class Front:
         if path.startswith("/_eddy/stats"):
             return self._stats(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(DYNAMODB_PREFIX):
+            return self._dynamodb(environ, start_response, target[len(DYNAMODB_PREFIX):], body)
         if not target.startswith(TARGET_PREFIX):
             with BIG_LOCK:
                 return self.inner(environ, start_response)
@@ -525,6 +530,22 @@ class Front:
                 return _json_reply(start_response, 400, etype, msg)
         start_response(status, captured["headers"])
         return chunks
+
+    def _dynamodb(self, environ, start_response, op, body):
+        """DynamoDB calls (a KCL lease table): counted and open to fault rules
+        per table, whose "stream" names the table."""
+        try:
+            table = json.loads(body or b"{}").get("TableName")
+        except ValueError:
+            table = None
+        STATS.call(op, table)
+        rule = FAULTS.take(op, None, table)
+        if rule:
+            return _json_reply(start_response, int(rule.get("status", 400)),
+                               "com.amazonaws.dynamodb.v20120810#" + rule["error"],
+                               rule.get("message") or f"Injected {rule['error']} for {op}.")
+        with BIG_LOCK:
+            return self.inner(environ, start_response)
 
     def _stats(self, environ, start_response):
         if environ["REQUEST_METHOD"] == "DELETE":

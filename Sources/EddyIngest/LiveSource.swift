@@ -50,13 +50,18 @@ public final class LiveSource: Sendable {
     public let errors: ErrorLog
     private let status = ConditionLock<(failure: String?, gauges: [String: Int64])>((nil, [:]))
     private let positionStore: KinesisPositionStore?
+    /// What workers sharing a lease table must agree on (see LeaseTable.claim).
+    private let jobText: String
+    /// `coordination = 'dynamodb'`: this source's leases, once started.
+    private let leases = ConditionLock<LeaseCoordinator?>(nil)
 
-    public init(index: Int, name: String, config: SourceConfig) throws {
+    public init(index: Int, name: String, config: SourceConfig, jobText: String = "") throws {
         self.index = index
         self.name = name
         self.config = config
+        self.jobText = jobText
         self.errors = try ErrorLog(source: name, path: config.errorsPath)
-        if case .kinesis(let k) = config.connector {
+        if case .kinesis(let k) = config.connector, k.coordination == .local {
             positionStore = KinesisPositionStore(appName: k.appName ?? "eddy-\(name)")
         } else {
             positionStore = nil
@@ -90,15 +95,31 @@ public final class LiveSource: Sendable {
 
     /// A batch holding these blocks committed. Without a checkpoint, kinesis
     /// keeps the shards' positions in its own store from here.
+    /// With leases, the positions go to the lease table, checkpoint or not.
     public func committed(_ blocks: [Block], checkpointed: Bool) throws {
-        guard let positionStore, !checkpointed else { return }
+        let coordinator = leases.withLock { $0 }
+        guard coordinator != nil || (positionStore != nil && !checkpointed) else { return }
         var last: [String: (Int64, String)] = [:]
         for b in blocks where b.source == index {
             guard let p = b.position else { continue }
             if b.firstSeq >= last[b.shard]?.0 ?? Int64.min { last[b.shard] = (b.firstSeq, p) }
         }
-        if !last.isEmpty { try positionStore.save(last.mapValues(\.1)) }
+        if last.isEmpty { return }
+        if let coordinator {
+            coordinator.committed(last.mapValues(\.1))
+        } else if let positionStore {
+            try positionStore.save(last.mapValues(\.1))
+        }
     }
+
+    /// After the last batch: a lease-mode source writes its last checkpoints
+    /// and gives its leases up.
+    public func close() {
+        leases.withLock { $0 }?.close()
+    }
+
+    /// The shards whose leases this worker holds (lease mode), for status.
+    public var heldLeases: [String] { leases.withLock { $0 }?.heldShards ?? [] }
 
     func makeContext(shard: String, env: ReceiverEnvironment) -> ReceiverContext {
         let generator = BlockGenerator(source: index, shard: shard, columns: config.schema.valueCount,
@@ -175,19 +196,52 @@ public final class LiveSource: Sendable {
             }
             let client = KinesisClient(endpoint: KinesisEndpoint(region: options.resolvedRegion(), endpoint: options.resolvedEndpoint()),
                                        credentials: credentials)
+            var coordinator: LeaseCoordinator?
+            if case .dynamodb(let leaseOptions) = options.coordination {
+                coordinator = try startLeases(options, leaseOptions, credentials: credentials)
+            }
             let lookup: @Sendable (String) -> String?
-            if env.checkpointed {
+            if coordinator != nil {
+                // Positions come from the leases as they are taken.
+                lookup = { _ in nil }
+            } else if env.checkpointed {
                 let index = self.index
                 lookup = { shard in env.position(index, shard) }
             } else {
                 lookup = { shard in stored[shard] }
             }
-            let kinesis = KinesisSource(source: self, options: options, client: client, env: env, lookup: lookup)
+            let kinesis = KinesisSource(source: self, options: options, client: client, env: env, lookup: lookup, leases: coordinator)
             do {
                 try kinesis.start()
+                try coordinator?.start()
             } catch {
                 throw RuntimeError("source \(name): kinesis stream '\(options.stream)' at \(client.endpoint.url): \(error)")
             }
         }
+    }
+}
+
+extension LiveSource {
+    /// The lease table is made ready and claimed for this job before any
+    /// shard is read: a table of another job stops this one at start.
+    fileprivate func startLeases(_ options: KinesisOptions, _ leaseOptions: KinesisOptions.LeaseOptions,
+                                 credentials: AWSCredentials) throws -> LeaseCoordinator {
+        let env = ProcessEnvironment.all()
+        let tableName = leaseOptions.table ?? options.appName ?? "eddy-\(name)"
+        let dynamo = DynamoDBClient(region: options.resolvedRegion(env), endpoint: DynamoDBClient.endpointFromEnvironment(env),
+                                    credentials: credentials)
+        let coordinator = LeaseCoordinator(table: LeaseTable(client: dynamo, name: tableName),
+                                           worker: leaseOptions.workerID ?? LeaseCoordinator.defaultWorkerID(),
+                                           options: leaseOptions, initialPosition: options.initialPosition)
+        do {
+            try coordinator.prepare(jobHash: LeaseTable.jobHash(jobText))
+        } catch let e as LeaseTableError {
+            throw RuntimeError("source \(name): \(e.message)")
+        } catch {
+            throw RuntimeError("source \(name): lease table '\(tableName)' at \(dynamo.url): \(error)")
+        }
+        Logger(label: "eddy.leases").info("source \(name): worker \(coordinator.worker) shares stream \(options.stream) through lease table \(tableName) (failover_time \(Units.formatDuration(leaseOptions.failoverTime)))")
+        leases.withLock { $0 = coordinator }
+        return coordinator
     }
 }

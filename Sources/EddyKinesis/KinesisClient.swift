@@ -28,12 +28,7 @@ public struct KinesisEndpoint: Sendable, Equatable {
     }
 
     /// The Host header as sent (and signed): with its port when one is given.
-    var host: String {
-        var rest = Substring(url)
-        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-        return String(rest)
-    }
+    var host: String { AWSJSONRequest.host(of: url) }
 }
 
 /// A synchronous client for Kinesis's JSON API, for receiver threads and
@@ -77,24 +72,17 @@ public final class KinesisClient: Sendable {
 
     /// Sends a signed request and returns the body of a 200 answer.
     func send(_ operation: String, _ body: [UInt8]) throws(KinesisError) -> [UInt8] {
-        let headers = SigV4.sign(method: "POST", host: endpoint.host, path: "/",
-                                 headers: [("content-type", "application/x-amz-json-1.1"),
-                                           ("x-amz-target", "Kinesis_20131202.\(operation)")],
-                                 body: body, region: endpoint.region, service: "kinesis",
-                                 credentials: credentials, date: WallClock.nowMs())
-        let response: HTTPClient.Response
+        let request = AWSJSONRequest(url: endpoint.url, region: endpoint.region, service: "kinesis",
+                                     targetPrefix: "Kinesis_20131202", jsonVersion: "1.1",
+                                     credentials: credentials, timeoutSeconds: timeoutSeconds)
+        let answer: AWSJSONRequest.Answer
         do {
-            var request = try HTTPClient.Request(url: endpoint.url + "/", method: .POST)
-            for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
-            request.body = .bytes(body)
-            response = try HTTPClient.shared.execute(request: request, deadline: .now() + .seconds(timeoutSeconds)).wait()
+            answer = try request.post(operation, body)
         } catch {
-            throw .transport("\(operation) to \(endpoint.url): \(error)")
+            throw .transport(error.message)
         }
-        let bytes = response.body.map { Array($0.readableBytesView) } ?? []
-        let status = Int(response.status.code)
-        if status == 200 { return bytes }
-        throw Self.failure(operation, status: status, body: bytes, errorType: response.headers.first(name: "x-amzn-ErrorType"))
+        if answer.status == 200 { return answer.body }
+        throw Self.failure(operation, status: answer.status, body: answer.body, errorType: answer.errorType)
     }
 
     /// What an answer other than 200 means: the error its JSON body or its

@@ -65,6 +65,9 @@ public enum SigV4 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// SHA-256 in lowercase hex (also names a job text in a lease table).
+    public static func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
+
     static func hex<D: Digest>(_ digest: D) -> String { hex(Array(digest)) }
     static func hex(_ code: HashedAuthenticationCode<SHA256>) -> String { hex(Array(code)) }
 }

@@ -79,17 +79,58 @@ struct GenCommand: ParsableCommand, EddySubcommand {
 struct StatusCommand: ParsableCommand, EddySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show what a checkpoint holds: last batch, offsets per shard, state sizes.")
+        abstract: "Show what a checkpoint holds (last batch, offsets per shard, state sizes), or a Kinesis lease table.",
+        discussion: """
+            eddy status --checkpoint DIR
+            eddy status --leases --kinesis-stream NAME --lease-table T
+              Each lease of T: owner, counter, checkpoint, and how long ago it was
+              last written; shards of NAME with no lease yet are listed too.
+              AWS_REGION and AWS_ENDPOINT_URL apply as for the job.
+            """)
 
     @Option(help: ArgumentHelp("The checkpoint directory.", valueName: "DIR"))
-    var checkpoint: String
+    var checkpoint: String?
+
+    @Flag(help: "Show a KCL lease table (coordination = 'dynamodb').")
+    var leases = false
+
+    @Option(name: .customLong("kinesis-stream"), help: ArgumentHelp("The stream the leases are for.", valueName: "NAME"))
+    var kinesisStream: String?
+
+    @Option(name: .customLong("lease-table"), help: ArgumentHelp("The lease table.", valueName: "T"))
+    var leaseTable: String?
 
     func execute() -> ExitStatus {
         do {
+            if leases {
+                guard let stream = kinesisStream, let table = leaseTable, checkpoint == nil else {
+                    throw UsageError("status --leases needs --kinesis-stream NAME and --lease-table T (and no --checkpoint)")
+                }
+                print(try LeaseStatus.describe(stream: stream, table: table), terminator: "")
+                return .ok
+            }
+            guard let checkpoint else { throw UsageError("status needs --checkpoint DIR, or --leases") }
             print(try CheckpointStatus.describe(directory: checkpoint), terminator: "")
             return .ok
         } catch {
             return report(error)
         }
+    }
+}
+
+/// `eddy status --leases`: the stream's shards and the lease table, read with
+/// the job's credentials and endpoints.
+enum LeaseStatus {
+    static func describe(stream: String, table: String) throws -> String {
+        let env = ProcessEnvironment.all()
+        let credentials = try AWSCredentials.resolve(environment: env)
+        let region = env["AWS_REGION"].flatMap { $0.isEmpty ? nil : $0 } ?? env["AWS_DEFAULT_REGION"].flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
+        let kinesis = KinesisClient(endpoint: KinesisEndpoint(region: region, endpoint: KinesisEndpoint.fromEnvironment(env)), credentials: credentials)
+        let shards = try kinesis.listShards(stream: stream).map(\.shardId)
+        let dynamo = DynamoDBClient(region: region, endpoint: DynamoDBClient.endpointFromEnvironment(env), credentials: credentials)
+        guard try dynamo.tableStatus(table) != nil else {
+            throw RuntimeError("no lease table '\(table)' at \(dynamo.url)")
+        }
+        return try LeaseTable(client: dynamo, name: table).describe(shards: shards)
     }
 }

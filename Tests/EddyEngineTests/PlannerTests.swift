@@ -88,6 +88,16 @@ import Testing
                 == "job.sql:2:23: sink out: unknown sink connector 'kafka' (known: stdout, file, sqlite, kinesis)")
     }
 
+    @Test func badLeaseOptionsPointAtTheOption() {
+        #expect(Replay.planErrors("""
+            CREATE SOURCE k WITH (connector = 'kinesis', stream = 's',
+              coordination = 'dynamodb', failover_time = '10ms');
+            """) == "job.sql:2:30: source k: failover_time must be at least 1s")
+        #expect(Replay.planErrors("""
+            CREATE SOURCE k WITH (connector = 'kinesis', stream = 's', max_leases_per_worker = '2');
+            """) == "job.sql:1:60: source k: max_leases_per_worker needs coordination = 'dynamodb'")
+    }
+
     @Test func stateTableInitialSeedsAtPlanTime() throws {
         let prepared = try Planner.prepare(try EddyJob.JobParser.parse(path: "job.sql", text: source + """
             CREATE STATE TABLE totals (v TEXT PRIMARY KEY, n INTEGER NOT NULL) INITIAL AS SELECT 'seed', 5;

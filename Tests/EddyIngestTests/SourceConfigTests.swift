@@ -163,6 +163,33 @@ struct SourceConfigTests {
         #expect(t.connector == .kinesis({ var k = KinesisOptions(stream: "s"); k.initialPosition = .atTimestamp(1_795_341_600); return k }()))
     }
 
+    @Test func kinesisLeaseOptions() throws {
+        let base = ["connector": "kinesis", "stream": "s"]
+        #expect(try #require(config(base)).connector == .kinesis(KinesisOptions(stream: "s")), "coordination is local by default")
+        let c = try #require(config(base.merging(["coordination": "dynamodb", "lease_table": "orders-app", "worker_id": "box1",
+                                                   "failover_time": "3s", "max_leases_per_worker": "4"]) { $1 }))
+        var lease = KinesisOptions.LeaseOptions()
+        lease.table = "orders-app"
+        lease.workerID = "box1"
+        lease.failoverTime = 3000
+        lease.maxLeasesPerWorker = 4
+        var expected = KinesisOptions(stream: "s")
+        expected.coordination = .dynamodb(lease)
+        #expect(c.connector == .kinesis(expected))
+        let defaults = try #require(config(base.merging(["coordination": "DynamoDB"]) { $1 }))
+        #expect(defaults.connector == .kinesis({ var k = KinesisOptions(stream: "s"); k.coordination = .dynamodb(.init()); return k }()))
+        #expect(optionError(base.merging(["coordination": "zookeeper"]) { $1 })?.message
+                == "coordination must be 'local' or 'dynamodb', not 'zookeeper'")
+        #expect(optionError(base.merging(["lease_table": "t1t"]) { $1 })?.message == "lease_table needs coordination = 'dynamodb'")
+        let d = base.merging(["coordination": "dynamodb"]) { $1 }
+        #expect(optionError(d.merging(["lease_table": "a b"]) { $1 })?.key == "lease_table")
+        #expect(optionError(d.merging(["lease_table": "ab"]) { $1 })?.key == "lease_table")
+        #expect(optionError(d.merging(["worker_id": ""]) { $1 })?.key == "worker_id")
+        #expect(optionError(d.merging(["failover_time": "500ms"]) { $1 })?.message == "failover_time must be at least 1s")
+        #expect(optionError(d.merging(["failover_time": "soon"]) { $1 })?.key == "failover_time")
+        #expect(optionError(d.merging(["max_leases_per_worker": "0"]) { $1 })?.key == "max_leases_per_worker")
+    }
+
     @Test func formats() throws {
         let e = optionError(["connector": "stdin", "format": "xml"])
         #expect(e?.key == "format")

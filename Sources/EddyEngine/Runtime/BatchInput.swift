@@ -101,6 +101,8 @@ final class LiveInput: BatchInput {
 
     func close() {
         tracker.stopAll(timeoutMs: 2000)
+        // After the last batch committed: lease-mode sources write its checkpoints and give their leases up.
+        for source in sources { source.close() }
         store.close()
     }
 }

@@ -295,7 +295,7 @@ public final class Engine {
         var resume = Resume()
         if let checkpoint, let ledger { resume = try Resume(checkpoint: checkpoint, db: ledger, recovered: recovered) }
         let ids = BlockIDSource(next: resume.maxBlockID + 1)
-        let sources = try plan.sources.map { try LiveSource(index: $0.index, name: $0.name, config: $0.config) }
+        let sources = try plan.sources.map { try LiveSource(index: $0.index, name: $0.name, config: $0.config, jobText: plan.jobText) }
 
         // The other lanes: the same job prepared again on connections of their own.
         var preparedLanes = [prepared]

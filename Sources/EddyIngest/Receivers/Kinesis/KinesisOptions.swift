@@ -27,11 +27,38 @@ public struct KinesisOptions: Sendable, Equatable {
     /// Wait between GetRecords calls of a shard that is caught up; calls of a
     /// shard that is behind are 200 ms apart (Kinesis allows 5 per second).
     public var pollInterval: Int64 = 1000
+    /// How this process shares the stream with others (see Coordination).
+    public var coordination: Coordination = .local
+
+    /// `coordination = 'local'` (one process reads every shard) or
+    /// `'dynamodb'`: processes running the same job share the shards through
+    /// a KCL lease table (see LeaseCoordinator).
+    public enum Coordination: Sendable, Equatable {
+        case local
+        case dynamodb(LeaseOptions)
+    }
+
+    /// The lease options of `coordination = 'dynamodb'`.
+    public struct LeaseOptions: Sendable, Equatable {
+        /// nil: `app_name`, else `eddy-SOURCE`.
+        public var table: String?
+        /// nil: `hostname:pid`.
+        public var workerID: String?
+        /// A lease not renewed for this long may be taken by another worker.
+        public var failoverTime: Int64 = 10_000
+        /// nil: no cap.
+        public var maxLeasesPerWorker: Int?
+
+        public init() {}
+
+        public static let minimumFailoverTime: Int64 = 1000
+    }
 
     public init(stream: String) { self.stream = stream }
 
     static let keys: Set<String> = ["stream", "region", "endpoint", "initial_position", "at_timestamp", "app_name",
-                                    "max_records", "shard_sync_interval", "poll_interval"]
+                                    "max_records", "shard_sync_interval", "poll_interval",
+                                    "coordination", "lease_table", "worker_id", "failover_time", "max_leases_per_worker"]
 
     public static func parse(_ o: [String: String]) -> Result<KinesisOptions, OptionError> {
         guard let stream = o["stream"], !stream.isEmpty else {
@@ -76,7 +103,61 @@ public struct KinesisOptions: Sendable, Equatable {
                 if key == "shard_sync_interval" { k.shardSyncInterval = ms } else { k.pollInterval = ms }
             }
         }
+        switch parseCoordination(o) {
+        case .failure(let e): return .failure(e)
+        case .success(let c): k.coordination = c
+        }
         return .success(k)
+    }
+
+    private static let leaseKeys = ["lease_table", "worker_id", "failover_time", "max_leases_per_worker"]
+
+    static func parseCoordination(_ o: [String: String]) -> Result<Coordination, OptionError> {
+        switch o["coordination"]?.lowercased() {
+        case nil, "local":
+            if let key = leaseKeys.first(where: { o[$0] != nil }) {
+                return .failure(OptionError(key: key, "\(key) needs coordination = 'dynamodb'"))
+            }
+            return .success(.local)
+        case "dynamodb":
+            break
+        case let other?:
+            return .failure(OptionError(key: "coordination", "coordination must be 'local' or 'dynamodb', not '\(other)'"))
+        }
+        var lease = LeaseOptions()
+        if let t = o["lease_table"] {
+            // DynamoDB's rule for table names.
+            let allowed = t.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D || c == 0x2E
+            }
+            guard (3...255).contains(t.utf8.count), allowed else {
+                return .failure(OptionError(key: "lease_table", "lease_table must be 3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.', not '\(t)'"))
+            }
+            lease.table = t
+        }
+        if let w = o["worker_id"] {
+            guard !w.isEmpty, w.utf8.count <= 256 else {
+                return .failure(OptionError(key: "worker_id", "worker_id must be 1 to 256 characters"))
+            }
+            lease.workerID = w
+        }
+        if let text = o["failover_time"] {
+            switch Units.parseDuration(text) {
+            case .failure(let e): return .failure(OptionError(key: "failover_time", "failover_time: \(e.message)"))
+            case .success(let ms):
+                guard ms >= LeaseOptions.minimumFailoverTime else {
+                    return .failure(OptionError(key: "failover_time", "failover_time must be at least \(Units.formatDuration(LeaseOptions.minimumFailoverTime))"))
+                }
+                lease.failoverTime = ms
+            }
+        }
+        if let m = o["max_leases_per_worker"] {
+            guard let n = Int(m), n >= 1 else {
+                return .failure(OptionError(key: "max_leases_per_worker", "max_leases_per_worker must be a whole number of at least 1"))
+            }
+            lease.maxLeasesPerWorker = n
+        }
+        return .success(.dynamodb(lease))
     }
 
     /// Epoch seconds (with a fraction), or `YYYY-MM-DDTHH:MM:SS[.fff]Z`.

@@ -13,6 +13,10 @@ import Logging
 ///   write-ahead log (with `--checkpoint`) or of the last committed batch
 ///   (the local store, without one). `initial_position` applies only to
 ///   shards with no position.
+/// - With `coordination = 'dynamodb'`, only the shards whose leases this
+///   worker holds are read (see LeaseCoordinator), from the lease's
+///   checkpoint; a parent read by another worker is done when its lease
+///   says SHARD_END.
 final class KinesisSource: Sendable {
     private struct State: Sendable {
         var known: [String: Shard] = [:]
@@ -27,6 +31,11 @@ final class KinesisSource: Sendable {
         /// Closed shards skipped on a first run from LATEST: their children
         /// start from LATEST too, not from their trim horizon.
         var skipped: Set<String> = []
+        /// Lease mode: a shard's receiver context, kept across lease moves so
+        /// its `_seq` keeps rising.
+        var contexts: [String: ReceiverContext] = [:]
+        /// Lease mode: a lease was taken, or a receiver let one go.
+        var leaseWake = false
     }
 
     let source: LiveSource
@@ -35,16 +44,39 @@ final class KinesisSource: Sendable {
     let env: ReceiverEnvironment
     /// A shard's position from the checkpoint or the local store.
     let lookup: @Sendable (String) -> String?
+    /// nil with `coordination = 'local'`.
+    let leases: LeaseCoordinator?
     private let state = ConditionLock(State())
     private let logger = Logger(label: "eddy.kinesis")
 
     init(source: LiveSource, options: KinesisOptions, client: KinesisClient, env: ReceiverEnvironment,
-         lookup: @escaping @Sendable (String) -> String?) {
+         lookup: @escaping @Sendable (String) -> String?, leases: LeaseCoordinator? = nil) {
         self.source = source
         self.options = options
         self.client = client
         self.env = env
         self.lookup = lookup
+        self.leases = leases
+    }
+
+    /// A lease was taken: its shard resumes at the lease's checkpoint.
+    func leaseAcquired(_ shard: String, at position: ShardPosition?) {
+        state.withLock { s in
+            if let position { s.positions[shard] = position.description } else { s.positions[shard] = nil }
+            s.finished.remove(shard)
+            s.leaseWake = true
+        }
+    }
+
+    /// A receiver stopped because its lease is gone (or was not renewed in
+    /// time); it may start again when the lease is held again: after what it
+    /// took, unless a new take says otherwise (see leaseAcquired).
+    func shardReleased(_ shard: String, at last: ShardPosition?) {
+        state.withLock { s in
+            s.running.remove(shard)
+            if let last { s.positions[shard] = last.description }
+            s.leaseWake = true
+        }
     }
 
     /// Lists the shards once, here, so a missing stream or refused
@@ -57,9 +89,17 @@ final class KinesisSource: Sendable {
                 s.positions[shard.shardId] = p
                 if p == ShardPosition.end.description { s.finished.insert(shard.shardId) }
             }
-            s.firstRun = s.positions.isEmpty
+            s.firstRun = s.positions.isEmpty && leases?.anyPosition != true
         }
         logger.info("source \(source.name): kinesis stream \(options.stream) has \(shards.count) shard(s) (\(client.endpoint.url))")
+        if let leases {
+            do {
+                try leases.sync(shards)
+            } catch {
+                throw .invalidRequest("lease table \(leases.table.name): \(error)")
+            }
+            leases.onAcquired { [weak self] shard, position in self?.leaseAcquired(shard, at: position) }
+        }
         reconcile(shards, initial: true)
         do {
             try env.tracker.launch(name: "eddy-kinesis-sync") { [self] in syncLoop() }
@@ -89,17 +129,29 @@ final class KinesisSource: Sendable {
         while !env.tracker.stop.isRequested {
             // Sleep until the next sync, or until a shard finished.
             let deadline = MonotonicTime.now() / 1_000_000 + options.shardSyncInterval
+            var leaseWake = false
             while !env.tracker.stop.isRequested && MonotonicTime.now() / 1_000_000 < deadline {
                 if state.withLock({ s in let w = s.wake; s.wake = false; return w }) { break }
+                leaseWake = state.withLock { s in let w = s.leaseWake; s.leaseWake = false; return w }
+                if leaseWake { break }
                 _ = env.tracker.stop.wait(timeoutMs: 100)
             }
             if env.tracker.stop.isRequested { return }
+            if leaseWake {
+                // Shards already listed: start what the leases allow, no listing.
+                reconcile(state.withLock { Array($0.known.values) }, initial: false)
+                continue
+            }
             do {
-                reconcile(try client.listShards(stream: options.stream), initial: false)
+                let shards = try client.listShards(stream: options.stream)
+                try leases?.sync(shards)
+                reconcile(shards, initial: false)
                 attempt = 0
-            } catch where error.isRetryable {
+            } catch let error as KinesisError where error.isRetryable {
                 attempt += 1
                 if attempt == 1 || attempt % 10 == 0 { logger.warning("source \(source.name): listing shards: \(error); retrying") }
+            } catch let error as DynamoDBError where error.isRetryable {
+                logger.warning("source \(source.name): creating leases: \(error); retrying")
             } catch {
                 source.fail("source \(source.name): listing the shards of \(options.stream): \(error)")
                 return
@@ -110,10 +162,13 @@ final class KinesisSource: Sendable {
     /// Starts every shard whose parents are done.
     private func reconcile(_ shards: [Shard], initial: Bool) {
         var skippedNow: [String] = []
+        // Lease mode: only shards this worker holds, each with its lease's generation.
+        let grants: [String: Int]? = leases.map { l in Dictionary(uniqueKeysWithValues: l.heldShards.compactMap { k in l.grant(k).map { (k, $0) } }) }
         let toStart: [(Shard, KinesisClient.IteratorStart?, ShardPosition?)] = state.withLock { s in
             for shard in shards { s.known[shard.shardId] = shard }
             var out: [(Shard, KinesisClient.IteratorStart?, ShardPosition?)] = []
             for shard in shards where !s.running.contains(shard.shardId) && !s.finished.contains(shard.shardId) {
+                if let grants, grants[shard.shardId] == nil { continue }
                 if s.positions[shard.shardId] == nil, let p = lookup(shard.shardId) { s.positions[shard.shardId] = p }
                 let stored = s.positions[shard.shardId].flatMap(ShardPosition.init)
                 if stored == .end {
@@ -122,7 +177,7 @@ final class KinesisSource: Sendable {
                 }
                 let closed = shard.sequenceNumberRange?.endingSequenceNumber != nil
                 // A parent that is no longer listed has expired: nothing left to read in it.
-                let parentsDone = shard.parents.allSatisfy { s.finished.contains($0) || s.known[$0] == nil }
+                let parentsDone = shard.parents.allSatisfy { s.finished.contains($0) || s.known[$0] == nil || leases?.isFinished($0) == true }
                 guard parentsDone else { continue }
                 // Parents read in this run (not skipped, still listed): the
                 // shard continues them from its first record.
@@ -157,8 +212,9 @@ final class KinesisSource: Sendable {
             ctx.generator.mark(position: ShardPosition.end.description, now: WallClock.nowMs())
         }
         for (shard, start, stored) in toStart {
-            let ctx = source.makeContext(shard: shard.shardId, env: env)
-            let receiver = KinesisShardReceiver(ctx: ctx, source: self, shard: shard.shardId, start: start, stored: stored)
+            let ctx = context(shard.shardId)
+            let lease = grants?[shard.shardId].map { LeaseGrant(coordinator: leases, shard: shard.shardId, generation: $0) }
+            let receiver = KinesisShardReceiver(ctx: ctx, source: self, shard: shard.shardId, start: start, stored: stored, lease: lease)
             do {
                 try env.tracker.launch(name: "eddy-kinesis") { receiver.run() }
             } catch {
@@ -166,6 +222,16 @@ final class KinesisSource: Sendable {
                 source.fail("source \(source.name): shard \(shard.shardId): \(error)")
             }
         }
+    }
+
+    /// A shard's receiver context: one per shard for the whole run, so a
+    /// shard whose lease comes back continues its blocks' `_seq`.
+    private func context(_ shard: String) -> ReceiverContext {
+        guard leases != nil else { return source.makeContext(shard: shard, env: env) }
+        if let ctx = state.withLock({ $0.contexts[shard] }) { return ctx }
+        let ctx = source.makeContext(shard: shard, env: env)
+        state.withLock { $0.contexts[shard] = ctx }
+        return ctx
     }
 
     /// A receiver read its shard to the end: its children may start.
@@ -190,6 +256,8 @@ struct KinesisShardReceiver: Sendable {
     let shard: String
     let start: KinesisClient.IteratorStart?
     let stored: ShardPosition?
+    /// Lease mode: the lease this receiver reads under.
+    let lease: LeaseGrant?
 
     func run() {
         let logger = Logger(label: "eddy.kinesis")
@@ -237,8 +305,16 @@ struct KinesisShardReceiver: Sendable {
             source.shardFinished(shard)
             return
         }
+        /// Lease mode: the lease is gone (taken, or not renewed in time): stop at once.
+        func leaseLost() -> Bool {
+            guard let lease, !lease.mayRead else { return false }
+            logger.info("source \(ctx.source): shard \(shard): stopped reading, its lease is no longer held")
+            source.shardReleased(shard, at: last)
+            return true
+        }
         while !ctx.stop.isRequested {
             guard ctx.store.awaitCapacity(stop: ctx.stop) else { return }
+            if leaseLost() { return }
             let response: GetRecordsOutput
             do {
                 if iterator == nil { iterator = try freshIterator() }
@@ -263,6 +339,8 @@ struct KinesisShardReceiver: Sendable {
                     return
                 }
             }
+            // Records read after the lease is gone are not taken: the next owner reads them.
+            if leaseLost() { return }
             var added = 0
             if !response.records.isEmpty {
                 let now = WallClock.nowMs()
@@ -306,4 +384,14 @@ struct KinesisShardReceiver: Sendable {
             ctx.generator.tick(now: WallClock.nowMs())
         }
     }
+}
+
+/// The lease a receiver reads under: valid while the coordinator holds it at
+/// the same generation and has renewed it recently enough.
+struct LeaseGrant: Sendable {
+    let coordinator: LeaseCoordinator?
+    let shard: String
+    let generation: Int
+
+    var mayRead: Bool { coordinator?.mayRead(shard, generation: generation) ?? true }
 }

@@ -1,0 +1,257 @@
+import EddyCore
+@testable import EddyIngest
+import EddyKinesis
+import EddySQL
+import Foundation
+import Glibc
+import Testing
+
+/// `coordination = 'dynamodb'`: eddy processes share a stream through a KCL
+/// lease table, against moto (which serves Kinesis and DynamoDB on one port).
+/// Workers here share one sqlite file, whose `rows` table is idempotent on
+/// (shard, id): the union of their outputs, exactly once.
+@Suite(.serialized) struct LeaseTests: KinesisTesting {
+    let moto: MotoServer
+
+    init() throws {
+        moto = try #require(MotoServer.shared, "moto_server did not start: is moto[server] installed? (scripts/setup.sh installs it)")
+    }
+
+    var dynamo: DynamoDBClient { DynamoDBClient(region: "us-east-1", endpoint: moto.url, credentials: MotoServer.credentials) }
+
+    func leaseEnv(_ state: String) -> [String: String] {
+        env(state).merging(["AWS_ENDPOINT_URL": moto.url]) { $1 }
+    }
+
+    func freshTable() -> String { "eddy-leases-\(UInt64.random(in: 0..<UInt64.max) % 1_000_000_000)" }
+
+    /// A job every worker runs unchanged: `rows` ignores a (shard, id) it
+    /// holds, `raw` keeps every row written (so duplicates can be counted).
+    func leaseJob(_ dir: TempDir, stream: String, table: String, batch: String = "500ms", failover: String = "3s",
+                  comment: String = "") throws -> String {
+        let db = try Database(path: dir.path + "/sink.db")
+        try db.execute("""
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS rows (id, k, shard, UNIQUE (shard, id) ON CONFLICT IGNORE);
+            """)
+        return try dir.write("job.sql", """
+            \(comment)SET batch_interval = '\(batch)';
+            CREATE SOURCE ev (id INTEGER, k TEXT) WITH (connector = 'kinesis', stream = '\(stream)', endpoint = '\(moto.url)',
+              format = 'csv', initial_position = 'trim_horizon', poll_interval = '200ms', shard_sync_interval = '1s',
+              coordination = 'dynamodb', lease_table = '\(table)', failover_time = '\(failover)');
+            CREATE SINK rows WITH (connector = 'sqlite', path = '\(dir.path)/sink.db', table = 'rows');
+            CREATE SINK raw WITH (connector = 'sqlite', path = '\(dir.path)/sink.db', table = 'raw');
+            INSERT INTO rows SELECT id, k, _shard AS shard FROM ev;
+            INSERT INTO raw SELECT id, k, _shard AS shard, batch_time() AS t FROM ev;
+            """)
+    }
+
+    func leases(_ table: String) -> [Lease] {
+        (try? LeaseTable(client: dynamo, name: table).leases()) ?? []
+    }
+
+    /// Leases held per owner, unfinished ones only.
+    func owners(_ table: String) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for l in leases(table) where !l.isFinished { out[l.owner ?? "(free)", default: 0] += 1 }
+        return out
+    }
+
+    func count(_ db: String, _ sql: String) -> Int {
+        guard let d = try? Database(path: db, readOnly: true), case .integer(let n)? = try? d.scalar(sql) else { return -1 }
+        return Int(n)
+    }
+
+    func startWorkers(_ n: Int, job: String, dir: TempDir) throws -> [EddyProcess] {
+        try (0..<n).map { i in try EddyProcess(["run", job, "--quiet"], env: leaseEnv(dir.path + "/state\(i)")) }
+    }
+
+    func stop(_ workers: [EddyProcess]) throws -> [EddyProcess.Result] {
+        for w in workers { w.signal(SIGTERM) }
+        return try workers.map { try $0.wait(timeout: 60) }
+    }
+
+    @Test func theDynamoDBClientWritesConditionallyAndRetriesThrottling() throws {
+        let table = freshTable()
+        let client = dynamo
+        try client.ensureTable(table, hashKey: "leaseKey")
+        try client.ensureTable(table, hashKey: "leaseKey")
+        #expect(try client.tableStatus(table) == "ACTIVE")
+        let leaseTable = LeaseTable(client: client, name: table)
+        #expect(try leaseTable.create(shard: "shardId-0", parents: [], checkpoint: "TRIM_HORIZON", since: nil))
+        #expect(try !leaseTable.create(shard: "shardId-0", parents: [], checkpoint: "LATEST", since: nil), "created once")
+        let free = try #require(leaseTable.leases().first)
+        let mine = try leaseTable.take(free, worker: "w1")
+        #expect(mine.counter == 1 && mine.owner == "w1")
+        #expect(throws: DynamoDBError.self) { try leaseTable.take(free, worker: "w2") }
+        let checkpointed = try leaseTable.checkpoint(mine, at: .record(sequence: "123", subSequence: 2))
+        #expect(try leaseTable.leases().first == checkpointed)
+        do {
+            _ = try leaseTable.renew(mine)
+            Issue.record("a renewal at a stale counter must lose")
+        } catch {
+            #expect(error.description.hasPrefix("conditional write lost"), "\(error)")
+        }
+        // Throttled twice, then answered: retried with backoff, not an error.
+        try moto.faults(#"[{"op": "Scan", "stream": "\#(table)", "error": "ProvisionedThroughputExceededException", "count": 2}]"#)
+        let before = try moto.stats(table).calls["Scan"] ?? 0
+        #expect(try leaseTable.leases().count == 1)
+        #expect(try moto.stats(table).calls["Scan"] == before + 3)
+        try client.deleteTable(table)
+    }
+
+    /// Three workers on eight shards settle at 3/3/2; `eddy status --leases`
+    /// shows them; a graceful stop hands every lease back.
+    @Test func threeWorkersBalanceEightShards() throws {
+        let stream = try moto.freshStream(shards: 8)
+        let table = freshTable()
+        let dir = try TempDir()
+        let job = try leaseJob(dir, stream: stream, table: table)
+        try put(stream, records(0, 2000, keys: 64))
+        let workers = try startWorkers(3, job: job, dir: dir)
+        #expect(eventually(timeout: 45) { owners(table).values.sorted() == [2, 3, 3] && owners(table).count == 3 }, "\(owners(table))")
+        // Stays balanced: no more steals.
+        let settled = leases(table).map(\.owner)
+        sleep(3)
+        #expect(leases(table).map(\.owner) == settled)
+        #expect(eventually(timeout: 30) { count(dir.path + "/sink.db", "SELECT count(*) FROM rows") == 2000 })
+        let status = try EddyProcess.run(["status", "--leases", "--kinesis-stream", stream, "--lease-table", table], env: leaseEnv(dir.path))
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdoutLines.count == 10, "\(status.stdout)")
+        #expect(status.stdout.contains("COUNTER") && status.stdout.contains(" ago"), "\(status.stdout)")
+        for l in leases(table) { #expect(status.stdout.contains(l.key) && status.stdout.contains(l.owner ?? "?")) }
+        for r in try stop(workers) { #expect(r.status == 0, "\(r.stderr)") }
+        #expect(leases(table).allSatisfy { $0.owner == nil }, "a graceful stop releases the leases")
+        #expect(leases(table).allSatisfy { SequenceNumber.isValid($0.checkpoint) }, "every shard checkpointed")
+    }
+
+    /// SIGKILL one of three workers while records flow: the survivors take its
+    /// shards within failover_time + 2 batch intervals, and with the
+    /// idempotent sink the union holds every record exactly once.
+    @Test func aKilledWorkersShardsMoveAndNothingIsLost() throws {
+        let stream = try moto.freshStream(shards: 8)
+        let table = freshTable()
+        let dir = try TempDir()
+        let job = try leaseJob(dir, stream: stream, table: table, batch: "1s")
+        let workers = try startWorkers(3, job: job, dir: dir)
+        #expect(eventually(timeout: 45) { owners(table).values.sorted() == [2, 3, 3] && owners(table).count == 3 }, "\(owners(table))")
+        let producing = ManagedFlag()
+        let produced = ConditionLock(0)
+        let producer = Thread { [self] in
+            var next = 0
+            while !producing.isSet {
+                try? put(stream, records(next, next + 100, keys: 64))
+                next += 100
+                produced.withLock { $0 = next }
+                usleep(100_000)
+            }
+        }
+        producer.start()
+        defer { producing.set() }
+        #expect(eventually(timeout: 30) { count(dir.path + "/sink.db", "SELECT count(*) FROM rows") >= 500 })
+        let victim = workers[0]
+        let victimLeases = Set(leases(table).filter { $0.owner?.hasSuffix(":\(victim.pid)") == true }.map(\.key))
+        #expect(!victimLeases.isEmpty)
+        victim.signal(SIGKILL)
+        let killed = Date()
+        _ = try victim.wait(timeout: 30)
+        #expect(eventually(timeout: 30) {
+            leases(table).filter { victimLeases.contains($0.key) }.allSatisfy { l in l.owner.map { !$0.hasSuffix(":\(victim.pid)") } ?? false }
+        })
+        let moved = Date().timeIntervalSince(killed)
+        print("leases of the killed worker moved after \(String(format: "%.2f", moved)) s (failover_time 3 s, batch_interval 1 s)")
+        #expect(moved <= 3 + 2 * 1 + 0.5, "took \(moved) s")
+        sleep(3)
+        producing.set()
+        while !producer.isFinished { usleep(10_000) }
+        let total = produced.withLock { $0 }
+        let db = dir.path + "/sink.db"
+        #expect(eventually(timeout: 45) { count(db, "SELECT count(*) FROM rows") == total }, "\(count(db, "SELECT count(*) FROM rows")) of \(total)")
+        for r in try stop(Array(workers.dropFirst())) { #expect(r.status == 0, "\(r.stderr)") }
+        #expect(count(db, "SELECT count(DISTINCT id) FROM rows") == total)
+        #expect(count(db, "SELECT min(id) FROM rows") == 0 && count(db, "SELECT max(id) FROM rows") == total - 1)
+        let raw = count(db, "SELECT count(*) FROM raw")
+        print("\(total) records put, \(raw) rows written, \(raw - total) read twice across the failover")
+        #expect(raw >= total)
+    }
+
+    /// A split while two workers run: the children start only after the
+    /// parent's lease says SHARD_END, and nothing is lost.
+    @Test func aSplitWithTwoWorkersReadsParentsBeforeChildren() throws {
+        let stream = try moto.freshStream(shards: 2)
+        let table = freshTable()
+        let dir = try TempDir()
+        let job = try leaseJob(dir, stream: stream, table: table)
+        let workers = try startWorkers(2, job: job, dir: dir)
+        #expect(eventually(timeout: 30) { owners(table).values.sorted() == [1, 1] })
+        try put(stream, records(0, 300, keys: 16))
+        let db = dir.path + "/sink.db"
+        #expect(eventually(timeout: 30) { count(db, "SELECT count(*) FROM rows") == 300 })
+        let parent = try #require(moto.client.listShards(stream: stream).first)
+        let range = try #require(parent.hashKeyRange)
+        try moto.client.splitShard(stream: stream, shard: parent.shardId, newStartingHashKey: midpoint(range.startingHashKey, range.endingHashKey))
+        try put(stream, records(300, 600, keys: 16))
+        #expect(eventually(timeout: 45) { count(db, "SELECT count(*) FROM rows") == 600 }, "\(count(db, "SELECT count(*) FROM rows"))")
+        for r in try stop(workers) { #expect(r.status == 0, "\(r.stderr)") }
+        let all = leases(table)
+        #expect(all.first { $0.key == parent.shardId }?.isFinished == true, "the parent's lease reached SHARD_END")
+        let children = all.filter { $0.parents.contains(parent.shardId) }
+        #expect(children.count == 2)
+        // Every child row is in a batch after every row of its parent.
+        let lastParent = count(db, "SELECT max(t) FROM raw WHERE shard = '\(parent.shardId)'")
+        for c in children {
+            let firstChild = count(db, "SELECT min(t) FROM raw WHERE shard = '\(c.key)'")
+            #expect(firstChild == -1 || firstChild > lastParent, "child \(c.key) at \(firstChild), parent's last batch \(lastParent)")
+        }
+        #expect(count(db, "SELECT count(DISTINCT id) FROM rows") == 600)
+    }
+
+    @Test func aWorkerWithADifferentJobTextIsRefused() throws {
+        let stream = try moto.freshStream(shards: 2)
+        let table = freshTable()
+        let dir = try TempDir()
+        let first = try EddyProcess(["run", try leaseJob(dir, stream: stream, table: table), "--quiet"], env: leaseEnv(dir.path + "/s1"))
+        #expect(eventually(timeout: 30) { owners(table).values.sorted() == [2] })
+        let other = try TempDir()
+        let changed = try leaseJob(other, stream: stream, table: table, comment: "-- another job\n")
+        let r = try EddyProcess.run(["run", changed, "--quiet"], env: leaseEnv(other.path + "/s2"), timeout: 30)
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("lease table '\(table)' belongs to a different job"), "\(r.stderr)")
+        #expect(r.stderr.contains("must run the same job file"), "\(r.stderr)")
+        #expect(owners(table).values.sorted() == [2], "the refused worker took nothing")
+        for r in try stop([first]) { #expect(r.status == 0, "\(r.stderr)") }
+    }
+
+    /// ProvisionedThroughputExceeded on renewals, checkpoints and scans is
+    /// retried with backoff: the worker keeps its leases and reads everything.
+    @Test func throttlingFromDynamoDBIsRetried() throws {
+        let stream = try moto.freshStream(shards: 2)
+        let table = freshTable()
+        let dir = try TempDir()
+        // Not --quiet: the retries are logged.
+        let worker = try EddyProcess(["run", try leaseJob(dir, stream: stream, table: table)], env: leaseEnv(dir.path + "/s"))
+        #expect(eventually(timeout: 30) { owners(table).values.sorted() == [2] })
+        try moto.faults("""
+            [{"op": "UpdateItem", "stream": "\(table)", "error": "ProvisionedThroughputExceededException", "count": 3},
+             {"op": "Scan", "stream": "\(table)", "error": "ProvisionedThroughputExceededException", "count": 3}]
+            """)
+        try put(stream, records(0, 400))
+        let db = dir.path + "/sink.db"
+        #expect(eventually(timeout: 30) { count(db, "SELECT count(*) FROM rows") == 400 })
+        sleep(2)
+        let r = try stop([worker])[0]
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("ProvisionedThroughputExceededException"), "the throttling was met: \(r.stderr)")
+        #expect(!r.stderr.contains("lost the lease"), "\(r.stderr)")
+        #expect(count(db, "SELECT count(*) FROM raw") == 400, "no lease moved, nothing read twice")
+        let calls = try moto.stats(table).calls
+        #expect((calls["UpdateItem"] ?? 0) > 3 && (calls["Scan"] ?? 0) > 3, "\(calls)")
+    }
+}
+
+/// A flag set once, read from another thread.
+final class ManagedFlag: Sendable {
+    private let state = ConditionLock(false)
+    var isSet: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
+}
