@@ -1,6 +1,12 @@
 import AsyncHTTPClient
 import EddyCore
+import Glibc
+// FoundationEssentials, not Foundation: the release binary then carries no ICU data.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -30,7 +36,7 @@ public struct KinesisEndpoint: Sendable, Equatable {
     /// The Host header as sent (and signed): with its port when one is given.
     var host: String {
         var rest = Substring(url)
-        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         return String(rest)
     }
@@ -113,7 +119,7 @@ public final class KinesisClient: Sendable {
 
     static func preview(_ bytes: [UInt8]) -> String {
         let text = String(decoding: bytes.prefix(160), as: UTF8.self)
-        return "'" + text.replacingOccurrences(of: "\n", with: " ") + (bytes.count > 160 ? "…'" : "'")
+        return "'" + text.replacing("\n", with: " ") + (bytes.count > 160 ? "…'" : "'")
     }
 
     // MARK: operations

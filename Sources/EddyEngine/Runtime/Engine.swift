@@ -123,7 +123,7 @@ public final class Engine {
             return try schedule(context)
         } catch let error where watchdog.abandoned(error) {
             let place = (error as? BatchFailure).map { "\($0.location): batch \($0.time)" } ?? "the batch in flight"
-            StandardError.write("eddy: \(place) was interrupted at stop_timeout and rolled back\(checkpoint != nil ? "; it runs again at the next start" : "")\n")
+            EddyLog.write(.warning, "\(place) was interrupted at stop_timeout and rolled back\(checkpoint != nil ? "; it runs again at the next start" : "")", plain: .unlabelled)
             return .stopTimedOut
         }
     }

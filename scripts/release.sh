@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds dist/eddy, the one file to copy to a box without Swift: the Swift
+# runtime (--static-swift-stdlib), libstdc++, libgcc, SQLite and liblz4 are
+# linked in statically and the result is stripped, so it needs only glibc
+# (`ldd dist/eddy` lists libc, libm and the loader). Foundation stays out: the
+# sources use FoundationEssentials, so no ICU data is linked in.
+#
+# The build goes to its own scratch path (.build-release-static), so the
+# normal dynamic `swift build` that the tests use is untouched. The commit is
+# baked in: `dist/eddy --version` names it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EDDY_SKIP_PYTHON=1 bash scripts/setup.sh
+
+scratch=.build-release-static
+libs="$PWD/$scratch/static-libs"
+multiarch=$(gcc -print-multiarch)
+mkdir -p "$libs" dist
+
+# The linker takes the first directory on its -L path that has a library, and
+# prefers a .so there; this directory holds only .a files and comes first, so
+# -lsqlite3, -llz4 and -lstdc++ (from Swift's static-stdlib link arguments)
+# resolve to Debian's static archives.
+link_static() {
+  local name=$1 path=$2
+  [ -f "$path" ] || { echo "release: $path not found (package: $3)" >&2; exit 1; }
+  ln -sf "$path" "$libs/$name"
+}
+link_static libsqlite3.a "/usr/lib/$multiarch/libsqlite3.a" libsqlite3-dev
+link_static liblz4.a "/usr/lib/$multiarch/liblz4.a" liblz4-dev
+link_static libstdc++.a "$(gcc -print-file-name=libstdc++.a)" "libstdc++-12-dev"
+
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo "unknown")
+if [ "$commit" != "unknown" ] && ! git diff --quiet HEAD -- 2>/dev/null; then
+  commit="$commit-dirty"
+fi
+stamp=Sources/eddy/ReleaseStamp.generated.swift
+trap 'rm -f "$stamp"' EXIT
+cat > "$stamp" <<EOF
+// Written by scripts/release.sh for one build, then removed; not in git.
+#if EDDY_RELEASE_STAMP
+enum ReleaseStamp {
+    static let commit: String? = "$commit"
+}
+#endif
+EOF
+
+swift build -c release --product eddy --scratch-path "$scratch" \
+  --static-swift-stdlib \
+  -Xswiftc -DEDDY_RELEASE_STAMP \
+  -Xlinker "-L$libs" \
+  -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
+rm -f "$stamp"
+
+strip -o dist/eddy.tmp "$scratch/release/eddy"
+mv dist/eddy.tmp dist/eddy
+
+echo "release: dist/eddy, $(du -m dist/eddy | cut -f1) MB, commit $commit" >&2
+echo "release: needs glibc $(objdump -T dist/eddy | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -1 | cut -d_ -f2) or newer; ldd:" >&2
+ldd dist/eddy >&2
