@@ -11,10 +11,13 @@
 #   replay      the job's golden output, samples/replay/JOB/expected.txt
 # As a control, the development build must fail in the same namespace.
 #   bash scripts/barebox.sh [BINARY]        (default dist/eddy)
+# The control is .build/release/eddy, or .build/debug/eddy, or EDDY_DEV_BINARY.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary=${1:-dist/eddy}
-dev=.build/release/eddy
+# The control and the reference for `check`: a dynamically linked build.
+dev=${EDDY_DEV_BINARY:-.build/release/eddy}
+[ -x "$dev" ] || dev=.build/debug/eddy
 job=windowed_wordcount
 
 [ -x "$binary" ] || { echo "barebox: $binary not found; run bash scripts/release.sh first" >&2; exit 2; }
@@ -41,9 +44,11 @@ fi
 hide=(/opt/swift)
 for lib in libsqlite3.so.0 liblz4.so.1 libstdc++.so.6 libgcc_s.so.1; do
   for dir in /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu /usr/lib /lib; do
-    [ -e "$dir/$lib" ] && hide+=("$dir/$lib")
+    [ -e "$dir/$lib" ] && hide+=("$(readlink -f "$dir/$lib")")
   done
 done
+# /lib is /usr/lib on a merged-/usr system: each file once.
+mapfile -t hide < <(printf '%s\n' "${hide[@]}" | awk '!seen[$0]++')
 
 # The inner script runs in the namespace; every mount vanishes with it.
 cat > "$work/inside.sh" <<'EOF'

@@ -18,9 +18,16 @@ multiarch=$(gcc -print-multiarch)
 mkdir -p "$libs" dist
 
 # The linker takes the first directory on its -L path that has a library, and
-# prefers a .so there; this directory holds only .a files and comes first, so
-# -lsqlite3, -llz4 and -lstdc++ (from Swift's static-stdlib link arguments)
-# resolve to Debian's static archives.
+# prefers a .so there; this directory holds only .a files and comes first (a
+# -L given to swiftc goes before clang's own system directories; one given
+# with -Xlinker would come after them), so -lsqlite3, -llz4 and -lstdc++ (from
+# Swift's static-stdlib link arguments) resolve to Debian's static archives.
+#
+# --no-export-dynamic undoes the -export-dynamic of Swift's static-stdlib
+# link arguments: nothing loads eddy's symbols at run time, and exporting all
+# of them kept --gc-sections from dropping unused code (and a table of every
+# symbol's name, about a tenth of the file). --icf=safe folds identical
+# functions whose address is never taken (generic specializations, mostly).
 link_static() {
   local name=$1 path=$2
   [ -f "$path" ] || { echo "release: $path not found (package: $3)" >&2; exit 1; }
@@ -29,6 +36,18 @@ link_static() {
 link_static libsqlite3.a "/usr/lib/$multiarch/libsqlite3.a" libsqlite3-dev
 link_static liblz4.a "/usr/lib/$multiarch/liblz4.a" liblz4-dev
 link_static libstdc++.a "$(gcc -print-file-name=libstdc++.a)" "libstdc++-12-dev"
+
+# SwiftPM puts the -L of a system library's pkg-config file (CSQLite, CLZ4)
+# first on the link line, so the .pc files it reads here say libdir is that
+# directory; everything else in them is Debian's own.
+pcdir="$PWD/$scratch/pkgconfig"
+mkdir -p "$pcdir"
+for pc in sqlite3 liblz4; do
+  src=$(pkg-config --variable=pcfiledir "$pc")/$pc.pc
+  # Libs.private's -lz is for a shared libsqlite3; the static one calls no zlib.
+  sed -e "s|^libdir=.*|libdir=$libs|" -e "/^Libs.private:/s/ -lz//" "$src" > "$pcdir/$pc.pc"
+done
+export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo "unknown")
 if [ "$commit" != "unknown" ] && ! git diff --quiet HEAD -- 2>/dev/null; then
@@ -48,8 +67,10 @@ EOF
 swift build -c release --product eddy --scratch-path "$scratch" \
   --static-swift-stdlib \
   -Xswiftc -DEDDY_RELEASE_STAMP \
-  -Xlinker "-L$libs" \
-  -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
+  -Xswiftc "-L$libs" \
+  -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
+  -Xlinker --no-export-dynamic \
+  -Xlinker --icf=safe
 rm -f "$stamp"
 
 strip -o dist/eddy.tmp "$scratch/release/eddy"

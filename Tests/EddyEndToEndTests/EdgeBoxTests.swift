@@ -50,7 +50,8 @@ import Testing
                 #expect(object["records"] is Int && object["processing_ms"] is NSNumber, "\(line)")
             }
         }
-        #expect(batches == batches.sorted() && batches.count == metricsLines(try plainRun(dir).stderr).count)
+        let plainMetrics = metricsLines(try plainRun(dir).stderr)
+        #expect(!batches.isEmpty && batches == batches.sorted() && batches.count == plainMetrics.count)
         #expect(r.stdout == (try String(contentsOfFile: dir + "/expected.txt", encoding: .utf8)))
 
         // A job error is one JSON object too, message with its file:line:col.
