@@ -36,6 +36,9 @@ link_static() {
 link_static libsqlite3.a "/usr/lib/$multiarch/libsqlite3.a" libsqlite3-dev
 link_static liblz4.a "/usr/lib/$multiarch/liblz4.a" liblz4-dev
 link_static libstdc++.a "$(gcc -print-file-name=libstdc++.a)" "libstdc++-12-dev"
+# Something on the link line asks for -lz; from here it is the static zlib,
+# of which the linker takes only what is called (nothing, today).
+link_static libz.a "/usr/lib/$multiarch/libz.a" zlib1g-dev
 
 # SwiftPM puts the -L of a system library's pkg-config file (CSQLite, CLZ4)
 # first on the link line, so the .pc files it reads here say libdir is that
