@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One module per stage of the data path (see ARCHITECTURE.md). A module only
+// One module per stage of the data path (README.md: "Runtime" draws the path,
+// "Layout" says what each module holds). A module only
 // imports the modules upstream of it:
 //   EddyCore ─► EddyBlocks ─► EddyKinesis ─► EddyIngest ─► EddySQL ─► EddyJob ─► EddySinks ─► EddyMonitor ─► EddyEngine ─► eddy
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -62,7 +63,7 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: strict),
         .executableTarget(name: "eddy", dependencies: [
-            "EddyCore", "EddyIngest", "EddyJob", "EddyMonitor", "EddyEngine", "EddyKinesis",
+            "EddyCore", "EddyBlocks", "EddyIngest", "EddySQL", "EddyJob", "EddyMonitor", "EddyEngine", "EddyKinesis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "eddy-bench", dependencies: [

@@ -20,6 +20,17 @@ if hits=$(grep -rnE "$pattern" --include='*.swift' "${dirs[@]}" | grep -vE '^[^:
   status=1
 fi
 
+# No tracked file over 1 MB (profiler output and binaries stay out of git:
+# see .gitignore).
+if command -v git >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1; then
+  big=$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$1 > 1048576')
+  if [ -n "$big" ]; then
+    echo "lint: tracked files over 1 MB:" >&2
+    echo "$big" >&2
+    status=1
+  fi
+fi
+
 # Is the compiler in use still affected? (Informational: the ban stays until
 # the project moves to a compiler that prints bad=0 here.)
 if [ "${EDDY_LINT_COMPILER:-1}" = "1" ] && command -v swiftc >/dev/null 2>&1; then

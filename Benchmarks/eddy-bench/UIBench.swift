@@ -179,7 +179,7 @@ final class Poller: Sendable {
     /// `"last_id":N` in an `/api/batches` answer.
     static func lastID(_ body: [UInt8]) -> Int64? {
         let text = String(decoding: body, as: UTF8.self)
-        guard let r = text.range(of: "\"last_id\":") else { return nil }
+        guard let r = text.firstRange(of: "\"last_id\":") else { return nil }
         return Int64(text[r.upperBound...].prefix { $0.isNumber })
     }
 }

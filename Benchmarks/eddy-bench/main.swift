@@ -13,9 +13,20 @@ import Glibc
 //   eddy-bench windows  windowed and stateful word counts, and (in a child process) a long window's memory
 //   eddy-bench recovery seconds to resume from a checkpoint with 1 GB of log
 //   eddy-bench ui       throughput with the monitor served and polled every 500 ms vs without it
-//   eddy-bench all      everything
+//   eddy-bench all      everything above
+//   eddy-bench startup [BINARY...]   exec → --version and exec → first batch, of
+//                       dist/eddy and .build/release/eddy (not part of all)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+let modes = ["core", "blocks", "e2e", "windows", "recovery", "ui", "all", "window-memory", "startup"]
+if arguments.first == "startup" {
+    StartupBench.run(binaries: Array(arguments.dropFirst()))
+    exit(0)
+}
+if let unknown = arguments.first(where: { !modes.contains($0) }) {
+    print("eddy-bench: unknown mode \(unknown); modes: core blocks e2e windows recovery ui all startup")
+    exit(2)
+}
 let which = Set(arguments.isEmpty ? ["all"] : arguments)
 func wants(_ name: String) -> Bool { which.contains(name) || which.contains("all") }
 

@@ -3,6 +3,10 @@ import CLZ4
 /// liblz4's block format: fast enough to compress on the receiver thread and
 /// decompress on the engine thread at memory speed.
 public enum LZ4 {
+    /// The liblz4 linked in (`eddy --version` reports it: the release binary
+    /// carries its own copy, so the box's liblz4 says nothing).
+    public static var libraryVersion: String { String(cString: LZ4_versionString()) }
+
     public static func compress(_ input: [UInt8]) -> [UInt8] {
         if input.isEmpty { return [] }
         let bound = Int(LZ4_compressBound(Int32(input.count)))

@@ -1,6 +1,7 @@
 import EddyBlocks
 import EddyCore
 import Glibc
+import Logging
 
 /// `file`: watches a directory (or a glob) and reads each new file once, at
 /// the batch where it is first seen, like Spark's textFileStream.
@@ -12,15 +13,49 @@ import Glibc
 ///   ignored: that is where writers put files before renaming them in, so a
 ///   half-written file is never read.
 ///
+/// - A directory that does not exist is watched for: eddy warns at start, and
+///   again when it appears (or goes away), so a typo in `path` does not poll
+///   silently forever.
+///
 /// Owned by the engine thread.
 public final class FileSource {
     public let source: LiveSource
     public let options: FileSourceOptions
+    /// The directory new files appear in: `path`, or a glob's part before the
+    /// `/` that precedes its first wildcard (`.` when there is none).
+    public let directory: String
     private var seen: Set<String> = []
+    private var directoryPresent: Bool?
+    private let logger = Logger(label: "eddy.file")
 
     public init(source: LiveSource, options: FileSourceOptions) {
         self.source = source
         self.options = options
+        directory = Self.directory(of: options.path)
+        noteDirectory()
+    }
+
+    static func directory(of path: String) -> String {
+        guard let wildcard = path.firstIndex(where: { "*?[".contains($0) }) else { return path }
+        guard let slash = path[..<wildcard].lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Warns when the watched directory is missing at start, and when it
+    /// appears or goes away later.
+    private func noteDirectory() {
+        let present = Files.isDirectory(directory)
+        defer { directoryPresent = present }
+        switch (directoryPresent, present) {
+        case (nil, false):
+            logger.warning("source \(source.name): directory \(directory) does not exist; watching for it to appear")
+        case (true, false):
+            logger.warning("source \(source.name): directory \(directory) went away; watching for it to come back")
+        case (false, true):
+            logger.warning("source \(source.name): directory \(directory) appeared; reading the files in it")
+        default:
+            break
+        }
     }
 
     /// Marks the files already there as seen, so only new ones are read.
@@ -89,6 +124,7 @@ public final class FileSource {
     }
 
     private func candidates() -> [Candidate] {
+        noteDirectory()
         var paths: [String] = []
         if Files.isDirectory(options.path) {
             let names = (try? Files.list(options.path)) ?? []

@@ -121,6 +121,10 @@ public final class LiveSource: Sendable {
     /// The shards whose leases this worker holds (lease mode), for status.
     public var heldLeases: [String] { leases.withLock { $0 }?.heldShards ?? [] }
 
+    /// The leases this worker holds, with their counters and renewals, for
+    /// the monitor; empty without `coordination = 'dynamodb'`.
+    public var leaseFigures: [HeldLease] { leases.withLock { $0 }?.heldLeases ?? [] }
+
     func makeContext(shard: String, env: ReceiverEnvironment) -> ReceiverContext {
         let generator = BlockGenerator(source: index, shard: shard, columns: config.schema.valueCount,
                                        firstSeq: env.firstSeq(index, shard), blockInterval: env.blockInterval,

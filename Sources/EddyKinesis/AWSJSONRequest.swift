@@ -1,6 +1,11 @@
 import AsyncHTTPClient
 import EddyCore
+// FoundationEssentials, not Foundation: the release binary then carries no ICU data.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NIOCore
 import NIOHTTP1
 
@@ -35,7 +40,7 @@ public struct AWSJSONRequest: Sendable {
     /// The Host header as sent (and signed): with its port when one is given.
     public static func host(of url: String) -> String {
         var rest = Substring(url)
-        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         return String(rest)
     }

@@ -1,5 +1,10 @@
 import EddyCore
+// FoundationEssentials, not Foundation: the release binary then carries no ICU data.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 import Logging
 
@@ -18,36 +23,34 @@ public enum DynamoValue: Sendable, Equatable {
 
     public static func integer(_ n: Int64) -> DynamoValue { .number(String(n)) }
 
-    var json: [String: Any] {
+}
+
+/// DynamoDB's wire form of a value: an object with one member named for its
+/// kind (`{"S": "…"}`, `{"N": "12"}`, …).
+extension DynamoValue: Codable {
+    private enum Kind: String, CodingKey { case S, N, SS, BOOL, NULL }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Kind.self)
         switch self {
-        case .string(let s): return ["S": s]
-        case .number(let n): return ["N": n]
-        case .stringSet(let s): return ["SS": s]
-        case .bool(let b): return ["BOOL": b]
-        case .null: return ["NULL": true]
+        case .string(let s): try c.encode(s, forKey: .S)
+        case .number(let n): try c.encode(n, forKey: .N)
+        case .stringSet(let s): try c.encode(s, forKey: .SS)
+        case .bool(let b): try c.encode(b, forKey: .BOOL)
+        case .null: try c.encode(true, forKey: .NULL)
         }
     }
 
-    /// nil for kinds eddy does not use (binary, lists, maps): such attributes
-    /// are left out of the item rather than failing the read.
-    init?(json: Any) {
-        guard let object = json as? [String: Any], let entry = object.first else { return nil }
-        switch entry.key {
-        case "S":
-            guard let s = entry.value as? String else { return nil }
-            self = .string(s)
-        case "N":
-            guard let s = entry.value as? String else { return nil }
-            self = .number(s)
-        case "SS":
-            guard let s = entry.value as? [String] else { return nil }
-            self = .stringSet(s)
-        case "BOOL":
-            guard let b = entry.value as? Bool else { return nil }
-            self = .bool(b)
-        case "NULL": self = .null
-        default: return nil
-        }
+    /// Kinds eddy does not use (binary, lists, maps) fail to decode; `Item`
+    /// leaves such attributes out rather than failing the read.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Kind.self)
+        if let s = try c.decodeIfPresent(String.self, forKey: .S) { self = .string(s) }
+        else if let n = try c.decodeIfPresent(String.self, forKey: .N) { self = .number(n) }
+        else if let s = try c.decodeIfPresent([String].self, forKey: .SS) { self = .stringSet(s) }
+        else if let b = try c.decodeIfPresent(Bool.self, forKey: .BOOL) { self = .bool(b) }
+        else if c.contains(.NULL) { self = .null }
+        else { throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "an attribute kind eddy does not use")) }
     }
 }
 
@@ -82,17 +85,17 @@ public final class DynamoDBClient: Sendable {
     }
 
     /// One call, retried while DynamoDB throttles or fails transiently.
-    func call(_ operation: String, _ input: [String: Any]) throws(DynamoDBError) -> [String: Any] {
+    func call<Output: Decodable>(_ operation: String, _ input: some Encodable, answer: Output.Type) throws(DynamoDBError) -> Output {
         let body: [UInt8]
         do {
-            body = Array(try JSONSerialization.data(withJSONObject: input))
+            body = Array(try JSONEncoder().encode(input))
         } catch {
             throw .invalidRequest("cannot encode \(operation): \(error)")
         }
         var attempt = 0
         while true {
             do {
-                return try once(operation, body)
+                return try once(operation, body, answer: Output.self)
             } catch where error.isRetryable && attempt + 1 < maxAttempts {
                 attempt += 1
                 if attempt == 1 { logger.warning("\(operation): \(error); retrying with backoff") }
@@ -101,23 +104,22 @@ public final class DynamoDBClient: Sendable {
         }
     }
 
-    private func once(_ operation: String, _ body: [UInt8]) throws(DynamoDBError) -> [String: Any] {
+    private func once<Output: Decodable>(_ operation: String, _ body: [UInt8], answer _: Output.Type) throws(DynamoDBError) -> Output {
         let answer: AWSJSONRequest.Answer
         do {
             answer = try request.post(operation, body)
         } catch {
             throw .transport(error.message)
         }
-        let parsed = try? JSONSerialization.jsonObject(with: Data(answer.body))
         if answer.status == 200 {
-            guard let object = parsed as? [String: Any] else {
+            do {
+                return try JSONDecoder().decode(Output.self, from: Data(answer.body))
+            } catch {
                 throw .malformedResponse("\(operation) answered with \(answer.body.count) bytes that are not its JSON: \(KinesisClient.preview(answer.body))")
             }
-            return object
         }
-        if let object = parsed as? [String: Any], let type = object["__type"] as? String {
-            let message = (object["message"] as? String) ?? (object["Message"] as? String) ?? ""
-            throw DynamoDBError.from(type: type, message: message, status: answer.status)
+        if let wire = try? JSONDecoder().decode(Wire.ErrorBody.self, from: Data(answer.body)), let type = wire.type {
+            throw DynamoDBError.from(type: type, message: wire.message ?? wire.messageUpper ?? "", status: answer.status)
         }
         if let type = answer.errorType { throw DynamoDBError.from(type: type, message: "", status: answer.status) }
         if answer.status == 403 { throw .credentials("AWS refused the credentials (HTTP 403 to \(operation))") }
@@ -125,22 +127,13 @@ public final class DynamoDBClient: Sendable {
         throw .malformedResponse("HTTP \(answer.status) to \(operation): \(KinesisClient.preview(answer.body))")
     }
 
-    static func encode(_ item: DynamoItem) -> [String: Any] { item.mapValues { $0.json } }
-
-    static func decode(_ json: Any?) -> DynamoItem? {
-        guard let object = json as? [String: Any] else { return nil }
-        var item: DynamoItem = [:]
-        for (name, value) in object { if let v = DynamoValue(json: value) { item[name] = v } }
-        return item
-    }
-
     // MARK: operations
 
     /// The table's status (CREATING, ACTIVE, …), or nil when there is no such table.
     public func tableStatus(_ table: String) throws(DynamoDBError) -> String? {
         do throws(DynamoDBError) {
-            let out = try call("DescribeTable", ["TableName": table])
-            guard let status = (out["Table"] as? [String: Any])?["TableStatus"] as? String else {
+            let out = try call("DescribeTable", Wire.TableName(tableName: table), answer: Wire.DescribeTableOutput.self)
+            guard let status = out.table?.tableStatus else {
                 throw DynamoDBError.malformedResponse("DescribeTable of \(table) answered without Table.TableStatus")
             }
             return status
@@ -154,12 +147,7 @@ public final class DynamoDBClient: Sendable {
     /// One that exists already (another worker made it first) is fine.
     public func createTable(_ table: String, hashKey: String) throws(DynamoDBError) {
         do throws(DynamoDBError) {
-            _ = try call("CreateTable", [
-                "TableName": table,
-                "AttributeDefinitions": [["AttributeName": hashKey, "AttributeType": "S"]],
-                "KeySchema": [["AttributeName": hashKey, "KeyType": "HASH"]],
-                "BillingMode": "PAY_PER_REQUEST",
-            ])
+            _ = try call("CreateTable", Wire.CreateTableInput(table: table, hashKey: hashKey), answer: Wire.Ignored.self)
         } catch {
             guard case .resourceInUse = error else { throw error }
         }
@@ -185,8 +173,7 @@ public final class DynamoDBClient: Sendable {
 
     /// A strongly consistent read of one item.
     public func getItem(_ table: String, key: DynamoItem) throws(DynamoDBError) -> DynamoItem? {
-        let out = try call("GetItem", ["TableName": table, "Key": Self.encode(key), "ConsistentRead": true])
-        return Self.decode(out["Item"])
+        try call("GetItem", Wire.GetItemInput(tableName: table, key: key), answer: Wire.GetItemOutput.self).item?.attributes
     }
 
     /// A condition or update expression with its `#name` and `:value` placeholders.
@@ -201,51 +188,38 @@ public final class DynamoDBClient: Sendable {
         }
     }
 
-    private static func add(_ expressions: [Expression], to input: inout [String: Any]) {
-        var names: [String: String] = [:], values: DynamoItem = [:]
-        for e in expressions {
-            names.merge(e.names) { a, _ in a }
-            values.merge(e.values) { a, _ in a }
-        }
-        if !names.isEmpty { input["ExpressionAttributeNames"] = names }
-        if !values.isEmpty { input["ExpressionAttributeValues"] = encode(values) }
-    }
-
     /// Writes the item if `condition` holds (throws `.conditionFailed` if not).
     public func putItem(_ table: String, item: DynamoItem, condition: Expression? = nil) throws(DynamoDBError) {
-        var input: [String: Any] = ["TableName": table, "Item": Self.encode(item)]
-        if let condition {
-            input["ConditionExpression"] = condition.text
-            Self.add([condition], to: &input)
-        }
-        _ = try call("PutItem", input)
+        var input = Wire.WriteInput(tableName: table)
+        input.item = item
+        input.conditionExpression = condition?.text
+        input.add(condition.map { [$0] } ?? [])
+        _ = try call("PutItem", input, answer: Wire.Ignored.self)
     }
 
     /// Applies `update` if `condition` holds (throws `.conditionFailed` if not).
     public func updateItem(_ table: String, key: DynamoItem, update: Expression, condition: Expression? = nil) throws(DynamoDBError) {
-        var input: [String: Any] = ["TableName": table, "Key": Self.encode(key), "UpdateExpression": update.text]
-        if let condition { input["ConditionExpression"] = condition.text }
-        Self.add([update] + (condition.map { [$0] } ?? []), to: &input)
-        _ = try call("UpdateItem", input)
+        var input = Wire.WriteInput(tableName: table)
+        input.key = key
+        input.updateExpression = update.text
+        input.conditionExpression = condition?.text
+        input.add([update] + (condition.map { [$0] } ?? []))
+        _ = try call("UpdateItem", input, answer: Wire.Ignored.self)
     }
 
     /// Every item, following LastEvaluatedKey pages, read consistently.
     public func scan(_ table: String) throws(DynamoDBError) -> [DynamoItem] {
         var items: [DynamoItem] = []
-        var start: Any?
+        var start: DynamoItem?
         repeat {
-            var input: [String: Any] = ["TableName": table, "ConsistentRead": true]
-            if let start { input["ExclusiveStartKey"] = start }
-            let out = try call("Scan", input)
-            for raw in (out["Items"] as? [Any]) ?? [] {
-                if let item = Self.decode(raw) { items.append(item) }
-            }
-            start = out["LastEvaluatedKey"]
+            let out = try call("Scan", Wire.ScanInput(tableName: table, exclusiveStartKey: start), answer: Wire.ScanOutput.self)
+            items += (out.items ?? []).map(\.attributes)
+            start = out.lastEvaluatedKey?.attributes
         } while start != nil
         return items
     }
 
     public func deleteTable(_ table: String) throws(DynamoDBError) {
-        _ = try call("DeleteTable", ["TableName": table])
+        _ = try call("DeleteTable", Wire.TableName(tableName: table), answer: Wire.Ignored.self)
     }
 }

@@ -1,6 +1,12 @@
 import AsyncHTTPClient
 import EddyCore
+import Glibc
+// FoundationEssentials, not Foundation: the release binary then carries no ICU data.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -101,7 +107,7 @@ public final class KinesisClient: Sendable {
 
     static func preview(_ bytes: [UInt8]) -> String {
         let text = String(decoding: bytes.prefix(160), as: UTF8.self)
-        return "'" + text.replacingOccurrences(of: "\n", with: " ") + (bytes.count > 160 ? "…'" : "'")
+        return "'" + text.replacing("\n", with: " ") + (bytes.count > 160 ? "…'" : "'")
     }
 
     // MARK: operations

@@ -1,5 +1,10 @@
 import EddyCore
+// FoundationEssentials, not Foundation: the release binary then carries no ICU data.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 import Logging
 

@@ -1,4 +1,9 @@
+// FoundationEssentials, not Foundation: the release binary then carries no ICU data.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The parts of the Kinesis JSON API (2013-12-02) eddy uses. Field names are
 /// the API's; the coders map them from and to Swift's lower camel case.

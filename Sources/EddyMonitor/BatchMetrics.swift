@@ -52,36 +52,41 @@ public struct BatchMetrics: Sendable, Equatable {
 
     /// One `key=value` line, easy to read and to grep or awk.
     public var line: String {
+        fields.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+
+    /// The line's fields, in order; `--log-format json` writes them as members.
+    public var fields: [LogField] {
         var parts = [
-            "batch=\(batchTime)",
-            "records=\(records)",
-            "processing_ms=\(Self.fixed(processingMs))",
-            "scheduling_delay_ms=\(schedulingDelayMs)",
-            "total_delay_ms=\(totalDelayMs)",
-            "blocks=\(blocks)",
-            "raw_bytes=\(rawBytes)",
-            "lz4_bytes=\(compressedBytes)",
-            "lz4_ratio=\(Self.fixed(compressionRatio))",
-            "store_mem=\(storeMemoryBytes)",
-            "store_disk=\(storeDiskBytes)",
-            "spilled=\(spilledBlocks)",
-            "read_back=\(readBackBlocks)",
-            "block_ms=\(Self.fixed(blockMs))",
-            "pauses=\(receiverPauses)",
-            "out_rows=\(outputRows)",
-            "bad_records=\(badRecords)",
-            "lane=\(lane)",
-            "in_flight=\(inFlight)",
+            LogField("batch", "\(batchTime)"),
+            LogField("records", "\(records)"),
+            LogField("processing_ms", "\(Self.fixed(processingMs))"),
+            LogField("scheduling_delay_ms", "\(schedulingDelayMs)"),
+            LogField("total_delay_ms", "\(totalDelayMs)"),
+            LogField("blocks", "\(blocks)"),
+            LogField("raw_bytes", "\(rawBytes)"),
+            LogField("lz4_bytes", "\(compressedBytes)"),
+            LogField("lz4_ratio", "\(Self.fixed(compressionRatio))"),
+            LogField("store_mem", "\(storeMemoryBytes)"),
+            LogField("store_disk", "\(storeDiskBytes)"),
+            LogField("spilled", "\(spilledBlocks)"),
+            LogField("read_back", "\(readBackBlocks)"),
+            LogField("block_ms", "\(Self.fixed(blockMs))"),
+            LogField("pauses", "\(receiverPauses)"),
+            LogField("out_rows", "\(outputRows)"),
+            LogField("bad_records", "\(badRecords)"),
+            LogField("lane", "\(lane)"),
+            LogField("in_flight", "\(inFlight)"),
         ]
-        if let rate { parts.append("rate=\(Int(rate))") }
+        if let rate { parts.append(LogField("rate", "\(Int(rate))")) }
         let lag = behindMs
         if !lag.isEmpty {
-            parts.append("behind_ms=" + lag.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
+            parts.append(LogField("behind_ms", lag.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")))
         }
         if !recordsPerShard.isEmpty {
-            parts.append("shards=" + recordsPerShard.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
+            parts.append(LogField("shards", recordsPerShard.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")))
         }
-        return parts.joined(separator: " ")
+        return parts
     }
 
     static func fixed(_ v: Double) -> String {
@@ -97,6 +102,6 @@ public struct MetricsReporter: Sendable {
 
     public func report(_ m: BatchMetrics) {
         guard !quiet else { return }
-        StandardError.write("eddy: \(m.line)\n")
+        EddyLog.write(.info, "", fields: m.fields)
     }
 }

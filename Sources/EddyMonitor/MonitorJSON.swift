@@ -77,6 +77,21 @@ public enum MonitorJSON {
         for r in receivers { write(r, into: &w) }
         w.endArray()
 
+        w.beginArray("leases")
+        for l in runtime.leases {
+            w.beginObject()
+            w.string("source", l.source)
+            w.string("shard", l.shard)
+            w.string("table", l.table)
+            w.string("worker", l.worker)
+            w.int("counter", l.counter)
+            w.string("checkpoint", l.checkpoint)
+            w.int("renewed_ago_ms", l.renewedAgoMs)
+            w.int("drop_in_ms", l.dropInMs)
+            w.endObject()
+        }
+        w.endArray()
+
         w.beginObject("runtime")
         w.int("block_store_memory_bytes", runtime.storeMemoryBytes)
         w.int("block_store_disk_bytes", runtime.storeDiskBytes)

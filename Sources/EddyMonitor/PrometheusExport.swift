@@ -55,6 +55,7 @@ final class PrometheusExport: Sendable {
         "eddy_batch_interval_seconds": "The job's batch interval.",
         "eddy_last_batch_timestamp_seconds": "Batch time of the last committed batch.",
         "eddy_batches_in_flight": "Batches handed to lanes and not yet committed.",
+        "eddy_leases_held": "KCL leases this worker holds (coordination = dynamodb).",
         "eddy_block_store_memory_bytes": "Compressed block bytes held in memory.",
         "eddy_block_store_disk_bytes": "Compressed block bytes in spill files.",
         "eddy_receivers_paused": "1 while receivers wait for the block store to have room.",
@@ -127,6 +128,13 @@ final class PrometheusExport: Sendable {
             gauge(&l, "eddy_receivers_paused", []).record(runtime.paused ? 1 : 0)
             gauge(&l, "eddy_batches_in_flight", []).record(Double(runtime.batchesInFlight))
             if let wal = runtime.walBytes { gauge(&l, "eddy_wal_bytes", []).record(Double(wal)) }
+            // Per source, once it has held a lease: back to 0 when it holds none.
+            let held = Dictionary(grouping: runtime.leases, by: \.source).mapValues(\.count)
+            for source in Set(runtime.badRecords.keys).union(held.keys) {
+                let labels = [("source", source)]
+                guard held[source] != nil || l.gauges[Self.key("eddy_leases_held", labels)] != nil else { continue }
+                gauge(&l, "eddy_leases_held", labels).record(Double(held[source] ?? 0))
+            }
             for t in tables {
                 switch t.kind {
                 case .state: gauge(&l, "eddy_state_table_rows", [("table", t.name)]).record(Double(t.rows))

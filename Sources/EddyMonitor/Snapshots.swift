@@ -123,8 +123,35 @@ public struct RuntimeFigures: Sendable, Equatable {
     /// nil without a checkpoint.
     public var walBytes: Int64?
     public var walBlocks: Int?
+    /// The leases this worker holds (`coordination = 'dynamodb'`).
+    public var leases: [LeaseRow] = []
 
     public init() {}
+}
+
+/// A KCL lease this worker holds, as the leases table shows it.
+public struct LeaseRow: Sendable, Equatable {
+    public var source: String
+    public var shard: String
+    public var table: String
+    public var worker: String
+    public var counter: Int64
+    public var checkpoint: String
+    public var renewedAgoMs: Int64
+    /// Until the worker drops the lease unless a renewal succeeds first.
+    public var dropInMs: Int64
+
+    public init(source: String, shard: String, table: String, worker: String, counter: Int64, checkpoint: String,
+                renewedAgoMs: Int64, dropInMs: Int64) {
+        self.source = source
+        self.shard = shard
+        self.table = table
+        self.worker = worker
+        self.counter = counter
+        self.checkpoint = checkpoint
+        self.renewedAgoMs = renewedAgoMs
+        self.dropInMs = dropInMs
+    }
 }
 
 /// The last batch the checkpoint committed.

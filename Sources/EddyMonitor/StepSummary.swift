@@ -60,6 +60,36 @@ public struct StepSummary: Sendable {
         return out
     }
 
+    /// The same figures as log events, for `--log-format json`: the run's
+    /// totals, then one event per step, largest first.
+    public func events(runMs: Int64) -> [(message: String, fields: [LogField])] {
+        guard batches > 0 else { return [] }
+        func ms(_ nanos: Int64) -> String { BatchMetrics.fixed(Double(nanos) / 1e6) }
+        var out: [(message: String, fields: [LogField])] = [("summary", [
+            LogField("batches", "\(batches)"), LogField("records", "\(records)"),
+            LogField("processing_ms", ms(processingNanos)), LogField("run_ms", "\(runMs)"),
+            LogField("turn_wait_ms", ms(turnWaitNanos)),
+        ])]
+        let steps = totals.values.sorted { $0.nanos > $1.nanos }
+        let inSteps = steps.reduce(Int64(0)) { $0 + $1.nanos }
+        for t in steps {
+            out.append(("summary step", [
+                LogField("step", t.step.label), LogField("where", t.step.onLane ? "lane" : "in order"),
+                LogField("ms", ms(t.nanos)), LogField("percent", share(t.nanos)), LogField("runs", "\(t.runs)"),
+                LogField("rows_in", "\(t.rowsIn)"), LogField("rows_out", "\(t.rowsOut)"),
+            ]))
+        }
+        let other = processingNanos - inSteps
+        if other > 0 {
+            out.append(("summary step", [LogField("step", "(the rest)"), LogField("ms", ms(other)), LogField("percent", share(other))]))
+        }
+        return out
+    }
+
+    private func share(_ nanos: Int64) -> String {
+        BatchMetrics.fixed(processingNanos > 0 ? 100 * Double(nanos) / Double(processingNanos) : 0)
+    }
+
     private func row(nanos: Int64, label: String, notes: String) -> String {
         let fraction = processingNanos > 0 ? Double(nanos) / Double(processingNanos) : 0
         let pct = Self.percent(fraction)

@@ -9,6 +9,10 @@ import EddyCore
 /// before any SQL runs on it (`harden`), and its authorizer applies the job
 /// policy (`JobSQLPolicy`) to the job's SQL and to every trigger and view.
 public final class Database {
+    /// The SQLite linked in (`eddy --version` reports it: the release binary
+    /// carries its own copy, so the box's libsqlite3 says nothing).
+    public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+
     public let handle: OpaquePointer
     public let path: String
     /// Batch context for eddy's SQL functions; lives as long as the connection.

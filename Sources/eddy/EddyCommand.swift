@@ -50,7 +50,7 @@ struct Eddy: ParsableCommand {
             2 usage error, 3 runtime failure. SIGINT, SIGTERM and SIGHUP stop
             gracefully; a second one exits at once with 128 + the signal number.
             """,
-        version: "0.1.0",
+        version: VersionInfo.text,
         subcommands: [RunCommand.self, CheckCommand.self, GenCommand.self, StatusCommand.self]
     )
 }
@@ -60,15 +60,15 @@ func report(_ error: any Error) -> ExitStatus {
     switch error {
     case let e as EddyError:
         if e is JobError || e is JobErrors {
-            StandardError.write(e.description + "\n")
+            EddyLog.write(.error, e.description, plain: .bare)
         } else if e is UsageError {
-            StandardError.write("eddy: \(e.description)\n")
+            EddyLog.write(.error, e.description, plain: .unlabelled)
         } else {
-            StandardError.write("eddy: error: \(e.description)\n")
+            EddyLog.write(.error, e.description)
         }
         return e.exitStatus
     default:
-        StandardError.write("eddy: error: \(error)\n")
+        EddyLog.write(.error, "\(error)")
         return .runtime
     }
 }
@@ -99,7 +99,7 @@ enum Signals {
                     var signo: Int32 = 0
                     guard sigwait(&set, &signo) == 0 else { continue }
                     if stop.request() == 1 {
-                        StandardError.write("eddy: stopping: finishing the data already received (signal again to exit at once)\n")
+                        EddyLog.write(.info, "stopping: finishing the data already received (signal again to exit at once)")
                     } else {
                         _exit(128 + signo)
                     }

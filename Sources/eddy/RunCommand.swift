@@ -8,11 +8,21 @@ import Glibc
 
 /// Options shared by `run` and `check`.
 struct JobOptions: ParsableArguments {
-    @Argument(help: "The job file (.sql).")
-    var job: String
-
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a setting, e.g. --set batch_interval=200ms. Repeatable.", valueName: "key=value"))
     var settings: [String] = []
+
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("Stderr lines as plain text (default) or one JSON object per line, for log shippers.", valueName: "plain|json"))
+    var logFormat: String = "plain"
+
+    /// Sets up logging in the format asked for; an unknown format is a usage
+    /// error, reported in plain lines.
+    func bootstrapLogging(quiet: Bool) throws(UsageError) {
+        guard let format = LogFormat(rawValue: logFormat.lowercased()) else {
+            EddyLog.bootstrap(quiet: quiet)
+            throw UsageError("--log-format \(logFormat): expected plain or json")
+        }
+        EddyLog.bootstrap(quiet: quiet, format: format)
+    }
 
     func overrides() throws(UsageError) -> [(String, String)] {
         try settings.map { (item: String) throws(UsageError) -> (String, String) in
@@ -23,7 +33,7 @@ struct JobOptions: ParsableArguments {
         }
     }
 
-    func loadJob() throws -> Job {
+    func loadJob(_ job: String) throws -> Job {
         if let size = Files.status(job)?.size, size > JobParser.maxBytes {
             throw JobError(SourceLocation(file: job, line: 1, column: 1), JobParser.tooLarge(bytes: size))
         }
@@ -31,10 +41,21 @@ struct JobOptions: ParsableArguments {
         do {
             bytes = try Files.readAll(job)
         } catch {
-            throw UsageError("cannot read job file \(job): \(String(cString: strerror(error.code)))")
+            throw JobFileUnreadable(path: job, reason: String(cString: strerror(error.code)))
         }
         return try JobParser.parse(path: job, text: String(decoding: bytes, as: UTF8.self))
     }
+}
+
+/// A job file that cannot be read (missing, a directory, no permission) is a
+/// job error, exit 1, like any other problem with the job: the command line
+/// itself was well formed. A service manager can then tell "the job is
+/// wrong" (1) from "the unit's command line is wrong" (2).
+struct JobFileUnreadable: EddyError {
+    let path: String
+    let reason: String
+    var exitStatus: ExitStatus { .jobError }
+    var description: String { "cannot read job file \(path): \(reason)" }
 }
 
 struct RunCommand: ParsableCommand, EddySubcommand {
@@ -42,7 +63,10 @@ struct RunCommand: ParsableCommand, EddySubcommand {
         commandName: "run",
         abstract: "Run a job: receive its sources, run its SQL on every batch, print or sink the results.")
 
-    @OptionGroup var job: JobOptions
+    @Argument(help: "The job file (.sql).")
+    var job: String
+
+    @OptionGroup var jobOptions: JobOptions
 
     @Option(help: ArgumentHelp("Keep state, offsets and logged input in DIR, so a restart resumes where it stopped.", valueName: "DIR"))
     var checkpoint: String?
@@ -117,13 +141,13 @@ struct RunCommand: ParsableCommand, EddySubcommand {
     }
 
     func execute() -> ExitStatus {
-        EddyLog.bootstrap(quiet: quiet)
         do {
+            try jobOptions.bootstrapLogging(quiet: quiet)
             let options = try runOptions()
             var planOptions = PlanOptions()
-            planOptions.overrides = try job.overrides()
+            planOptions.overrides = try jobOptions.overrides()
             planOptions.stop = Signals.stop
-            let parsed = try job.loadJob()
+            let parsed = try jobOptions.loadJob(job)
             var store: CheckpointStore?
             if let checkpoint {
                 let s = try CheckpointStore(directory: checkpoint)
@@ -142,7 +166,7 @@ struct RunCommand: ParsableCommand, EddySubcommand {
             }
         } catch let stopped as StartupInterrupted where stopped.isStop {
             // A stop asked for before the first batch: nothing was received, nothing is lost.
-            StandardError.write("eddy: \(stopped.description)\n")
+            EddyLog.write(.info, stopped.description)
             return .ok
         } catch {
             return report(error)
@@ -153,18 +177,42 @@ struct RunCommand: ParsableCommand, EddySubcommand {
 struct CheckCommand: ParsableCommand, EddySubcommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Parse and validate a job, and print its plan; errors read file:line:col.")
+        abstract: "Parse and validate jobs, and print their plans; errors read file:line:col.",
+        discussion: "With several files, each plan follows a `==> FILE <==` line, and the exit status is the worst of them.")
 
-    @OptionGroup var job: JobOptions
+    @Argument(help: "The job files (.sql).")
+    var jobs: [String]
+
+    @OptionGroup var jobOptions: JobOptions
+
+    func validate() throws {
+        if jobs.isEmpty { throw ValidationError("Missing expected argument '<jobs> ...'") }
+    }
 
     func execute() -> ExitStatus {
-        EddyLog.bootstrap(quiet: false)
+        do {
+            try jobOptions.bootstrapLogging(quiet: false)
+        } catch {
+            return report(error)
+        }
+        var worst = ExitStatus.ok
+        for (index, path) in jobs.enumerated() {
+            if jobs.count > 1 { print("\(index == 0 ? "" : "\n")==> \(path) <==") }
+            let status = check(path)
+            // Plans go to stdout, errors straight to stderr: keep them in order.
+            fflush(nil)
+            if status.rawValue > worst.rawValue { worst = status }
+        }
+        return worst
+    }
+
+    private func check(_ path: String) -> ExitStatus {
         do {
             var planOptions = PlanOptions()
-            planOptions.overrides = try job.overrides()
+            planOptions.overrides = try jobOptions.overrides()
             planOptions.checkOnly = true
             planOptions.stop = Signals.stop
-            let prepared = try Planner.prepare(try job.loadJob(), options: planOptions)
+            let prepared = try Planner.prepare(try jobOptions.loadJob(path), options: planOptions)
             print(PlanPrinter.describe(prepared.plan), terminator: "")
             return .ok
         } catch {

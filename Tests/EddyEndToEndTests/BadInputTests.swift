@@ -130,7 +130,6 @@ import Testing
             (["run", "sql/quickstart.sql", "--duration", "soon"], "--duration soon"),
             (["run", "sql/quickstart.sql", "--bogus"], "--bogus"),
             (["run"], "<job>"),
-            (["run", "no/such/job.sql"], "no/such/job.sql"),
         ]
         for (args, named) in cases {
             let r = try EddyProcess.run(args)

@@ -108,13 +108,29 @@ import Testing
         let dir = try TempDir()
         let job = try leaseJob(dir, stream: stream, table: table)
         try put(stream, records(0, 2000, keys: 64))
-        let workers = try startWorkers(3, job: job, dir: dir)
+        // The third serves the monitor: its leases view must match the table.
+        let watched = try MonitorRun(["run", job, "--ui", "127.0.0.1:0"], env: leaseEnv(dir.path + "/state2"))
+        let workers = try startWorkers(2, job: job, dir: dir) + [watched.eddy]
         #expect(eventually(timeout: 45) { owners(table).values.sorted() == [2, 3, 3] && owners(table).count == 3 }, "\(owners(table))")
         // Stays balanced: no more steals.
         let settled = leases(table).map(\.owner)
         sleep(3)
         #expect(leases(table).map(\.owner) == settled)
         #expect(eventually(timeout: 30) { count(dir.path + "/sink.db", "SELECT count(*) FROM rows") == 2000 })
+
+        let shown = ((try? watched.json("/api/status"))?["leases"] as? [[String: Any]]) ?? []
+        let worker = shown.first?["worker"] as? String ?? "?"
+        let inTable = leases(table).filter { $0.owner == worker }
+        #expect([2, 3].contains(shown.count) && shown.count == inTable.count, "shown \(shown); table \(leases(table))")
+        #expect(Set(shown.compactMap { $0["shard"] as? String }) == Set(inTable.map(\.key)))
+        for l in shown {
+            #expect(l["table"] as? String == table && l["source"] as? String == "ev")
+            #expect((l["counter"] as? Int ?? 0) >= 1 && (l["renewed_ago_ms"] as? Int ?? -1) >= 0, "\(l)")
+            #expect((l["drop_in_ms"] as? Int ?? 0) > 0, "a renewed lease is not about to be dropped: \(l)")
+        }
+        let held = try PrometheusParser.parse(try watched.get("/metrics").body)["eddy_leases_held"]
+        #expect(held?.samples.first?.value == Double(shown.count), "\(String(describing: held))")
+        #expect(try watched.get("/").body.contains("id=\"leases\""))
         let status = try EddyProcess.run(["status", "--leases", "--kinesis-stream", stream, "--lease-table", table], env: leaseEnv(dir.path))
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdoutLines.count == 10, "\(status.stdout)")

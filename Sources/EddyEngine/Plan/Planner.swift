@@ -506,5 +506,5 @@ public struct Planner {
 
 /// Job-level warnings that are not errors (printed on stderr).
 enum JobWarnings {
-    static func warn(_ message: String) { StandardError.write("eddy: warning: \(message)\n") }
+    static func warn(_ message: String) { EddyLog.write(.warning, message) }
 }

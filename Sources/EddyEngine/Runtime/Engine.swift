@@ -151,12 +151,16 @@ public final class Engine {
             context.tail.monitor.set(phase: .finished)
             if end == .finished && !options.quiet {
                 let runMs = (MonotonicTime.now() - started) / 1_000_000
-                for line in context.tail.summary.lines(runMs: runMs) { StandardError.write(line + "\n") }
+                if EddyLog.format == .json {
+                    for e in context.tail.summary.events(runMs: runMs) { EddyLog.write(.info, e.message, fields: e.fields) }
+                } else {
+                    for line in context.tail.summary.lines(runMs: runMs) { StandardError.write(line + "\n") }
+                }
             }
             return end
         } catch let error where watchdog.abandoned(error) {
             let place = (error as? BatchFailure).map { "\($0.location): batch \($0.time)" } ?? "the batch in flight"
-            StandardError.write("eddy: \(place) was interrupted at stop_timeout and rolled back\(checkpoint != nil ? "; it runs again at the next start" : "")\n")
+            EddyLog.write(.warning, "\(place) was interrupted at stop_timeout and rolled back\(checkpoint != nil ? "; it runs again at the next start" : "")", plain: .unlabelled)
             return .stopTimedOut
         }
     }

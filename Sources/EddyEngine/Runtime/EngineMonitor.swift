@@ -66,7 +66,13 @@ extension Engine {
                 f.receiverPauses = stats.receiverPauses
                 f.paused = stats.paused
                 f.batchesInFlight = lanes.inFlight
-                for source in sources { f.badRecords[source.name] = source.errors.count }
+                for source in sources {
+                    f.badRecords[source.name] = source.errors.count
+                    f.leases += source.leaseFigures.map {
+                        LeaseRow(source: source.name, shard: $0.shard, table: $0.table, worker: $0.worker, counter: $0.counter,
+                                 checkpoint: $0.checkpoint, renewedAgoMs: $0.renewedAgoMs, dropInMs: $0.dropInMs)
+                    }
+                }
                 if let log {
                     f.walBytes = log.liveBytes
                     f.walBlocks = log.liveBlocks

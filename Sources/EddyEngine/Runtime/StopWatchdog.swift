@@ -45,14 +45,14 @@ final class StopWatchdog: Sendable {
         do {
             try startThread(name: "eddy-stop-timer") {
                 if finished.wait(timeoutMs: timeout) { return }
-                StandardError.write("eddy: stop_timeout (\(Units.formatDuration(timeout))) passed before the last batch finished; interrupting it\n")
+                EddyLog.write(.warning, "stop_timeout (\(Units.formatDuration(timeout))) passed before the last batch finished; interrupting it", plain: .unlabelled)
                 abandon.request()
                 if finished.wait(timeoutMs: StopWatchdog.graceMs) { return }
-                StandardError.write("eddy: the engine did not stop; exiting\(safe ? " (what was received is in the checkpoint's log)" : "")\n")
+                EddyLog.write(.error, "the engine did not stop; exiting\(safe ? " (what was received is in the checkpoint's log)" : "")", plain: .unlabelled)
                 _exit(safe ? ExitStatus.ok.rawValue : ExitStatus.runtime.rawValue)
             }
         } catch {
-            StandardError.write("eddy: stop_timeout is not enforced for this stop: \(error); a second signal exits at once\n")
+            EddyLog.write(.warning, "stop_timeout is not enforced for this stop: \(error); a second signal exits at once", plain: .unlabelled)
         }
     }
 

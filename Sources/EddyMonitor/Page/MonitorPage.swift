@@ -67,6 +67,11 @@ enum MonitorPage {
             <div class="table-wrap"><table id="receivers"></table></div>
           </section>
 
+          <section class="card" id="leases-card" hidden>
+            <div class="card-head"><h2>Leases</h2><div class="legend" id="leases-summary"></div></div>
+            <div class="table-wrap"><table id="leases"></table></div>
+          </section>
+
           <section class="card">
             <div class="card-head"><h2>Recent batches</h2><div class="legend">newest first · click a batch for its steps</div></div>
             <div class="table-wrap tall"><table id="batches" class="clickable"></table></div>

@@ -98,6 +98,7 @@ enum PageScript {
           renderDetail();
           renderShares();
           renderReceivers();
+          renderLeases();
           renderBatches();
           renderRuntime();
         }
@@ -258,6 +259,22 @@ enum PageScript {
           const bad = status.job.sources.reduce((a, s) => a + s.bad_records, 0);
           const per = status.job.sources.map((s) => `${s.name} (${s.connector})`).join(', ');
           $('receivers-summary').textContent = `${rs.length} receiver${rs.length === 1 ? '' : 's'} · sources: ${per} · ${num(bad)} bad record${bad === 1 ? '' : 's'}`;
+        }
+        // Shown once the worker has held a lease (coordination = 'dynamodb'),
+        // and kept when it holds none, so that losing them all is seen.
+        let leasesSeen = false;
+        function renderLeases() {
+          const ls = status.leases || [];
+          if (!ls.length && !leasesSeen) return;
+          leasesSeen = true;
+          $('leases-card').hidden = false;
+          const head = '<thead><tr><th class="l">source / shard</th><th>counter</th><th>checkpoint</th><th>renewed</th><th>dropped in</th></tr></thead>';
+          const rows = ls.map((l) => `<tr data-lease="${esc(l.source + '/' + l.shard)}"><td class="mono">${esc(l.source)} / ${esc(l.shard)}</td><td>${num(l.counter)}</td>` +
+            `<td class="mono" title="${esc(l.checkpoint)}">${esc(shortPos(l.checkpoint))}</td><td>${fmtMs(l.renewed_ago_ms)} ago</td>` +
+            `<td class="${l.drop_in_ms < 1000 ? 'very-late' : ''}">${l.drop_in_ms > 0 ? fmtMs(l.drop_in_ms) : 'now'}</td></tr>`).join('');
+          $('leases').innerHTML = head + '<tbody>' + (rows || '<tr><td class="l" colspan="5">this worker holds no lease now</td></tr>') + '</tbody>';
+          const first = ls[0];
+          $('leases-summary').textContent = first ? `${ls.length} held by ${first.worker} · table ${first.table} · renewed every failover_time / 3` : 'none held';
         }
         function shortPos(p) { if (p == null) return '–'; return p.length > 18 ? '…' + p.slice(-16) : p; }
 

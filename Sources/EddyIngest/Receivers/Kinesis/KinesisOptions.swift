@@ -163,7 +163,7 @@ public struct KinesisOptions: Sendable, Equatable {
     /// Epoch seconds (with a fraction), or `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
     static func parseTimestamp(_ text: String) -> Double? {
         if let v = Double(text) { return v > 1e11 ? v / 1000 : v }
-        let parts = text.replacingOccurrences(of: "Z", with: "").split(whereSeparator: { "-T:".contains($0) })
+        let parts = text.replacing("Z", with: "").split(whereSeparator: { "-T:".contains($0) })
         guard parts.count == 6, let y = Int32(parts[0]), let mo = Int32(parts[1]), let d = Int32(parts[2]),
               let h = Int32(parts[3]), let mi = Int32(parts[4]), let s = Double(parts[5]) else { return nil }
         var tm = Glibc.tm()

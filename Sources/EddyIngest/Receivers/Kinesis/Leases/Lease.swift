@@ -1,6 +1,11 @@
 import EddyCore
 import EddyKinesis
+// FoundationEssentials, not Foundation: the release binary then carries no ICU data.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One shard's lease, as a KCL 2.x lease table holds it, so KCL's own tools
 /// and dashboards can read the table eddy writes.
@@ -268,9 +273,26 @@ extension LeaseTable {
         let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
         var out = "lease table \(name): \(leases.count) lease(s)\n"
         for row in rows {
-            out += zip(row, widths).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-                .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) + "\n"
+            var line = zip(row, widths).map { $0.0 + String(repeating: " ", count: max(0, $0.1 - $0.0.count)) }.joined(separator: "  ")
+            while line.last == " " { line.removeLast() }
+            out += line + "\n"
         }
         return out
     }
+}
+
+/// One lease this worker holds, as the monitor shows it.
+public struct HeldLease: Sendable, Equatable {
+    public var shard: String
+    public var table: String
+    public var worker: String
+    public var counter: Int64
+    /// The last checkpoint written to the table (a sequence number, or the
+    /// initial position while nothing is committed).
+    public var checkpoint: String
+    /// Since the last successful take, renewal or checkpoint of the lease.
+    public var renewedAgoMs: Int64
+    /// Until this worker drops the lease if no renewal succeeds before then
+    /// (failover_time less the safety margin, from the last write).
+    public var dropInMs: Int64
 }

@@ -124,6 +124,18 @@ final class LeaseCoordinator: Sendable {
 
     var heldShards: [String] { state.withLock { $0.held.keys.sorted() } }
 
+    /// This worker's leases now, as the monitor shows them.
+    var heldLeases: [HeldLease] {
+        let now = Self.nowMs()
+        return state.withLock { s in
+            s.held.values.sorted { $0.lease.key < $1.lease.key }.map { h in
+                HeldLease(shard: h.lease.key, table: table.name, worker: worker, counter: h.lease.counter,
+                          checkpoint: h.lease.checkpoint, renewedAgoMs: max(0, now - h.writtenAt),
+                          dropInMs: h.writtenAt + failoverMs - safetyMarginMs - now)
+            }
+        }
+    }
+
     /// A batch holding records up to these positions committed.
     func committed(_ positions: [String: String]) {
         state.update { s in
