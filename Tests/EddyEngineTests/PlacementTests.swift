@@ -67,6 +67,19 @@ import Testing
                                     .ordered("reads table history, which a per-batch statement changes")])
     }
 
+    /// The word count a user writes first: split() in a bare GROUP BY, with
+    /// no stream between. Its virtual table declaring its columns once read
+    /// as a write to sqlite_master and put the job on one lane.
+    @Test func aWordCountWithSplitRunsOnLanes() throws {
+        let plan = try Replay.plan(source + """
+            SELECT w.value AS word, count(*) AS n FROM s, split(s.k, ' ') AS w GROUP BY w.value;
+            CREATE STREAM words AS SELECT w.value AS word FROM s, split(s.k, ' ') AS w;
+            SELECT word, count(*) FROM words GROUP BY word;
+            """, settings: [("parallelism", "2")])
+        #expect(plan.lanes == 2, "\(plan.singleLaneReason ?? "")")
+        #expect(plan.placements == [.lane, .lane, .lane])
+    }
+
     @Test func parallelismIsASettingWithBounds() throws {
         #expect(try Replay.plan(source, settings: [("parallelism", "3")]).lanes == 3)
         #expect(try Replay.plan(source).settings.parallelism == Settings.cpusOnline)

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Spark Streaming (3.5, JVM DStreams, local[2]) and eddy side by side, on the
+same load, one after the other, in one invocation (issue 13, point 6).
+
+For each workload (word count as the plain GROUP BY a user writes first,
+windowed word count 30 s / 10 s, running totals of every key every batch),
+each system climbs a ladder of rates and stops at the first rate it does not
+keep up with. Then eddy's stateless word count runs over the same replayed
+input on 1 and on 2 lanes (records/s, and the ratio). It prints a table:
+the highest rate each keeps up with, p50 and p95 delay, peak RSS, and the
+time to the first batch.
+
+The load generator and the Spark job are the peer tools (loadgen.py,
+spark_bench.py, eddy_bench.py), found with --peers; Spark comes from pyspark
+in $PEER_ENV (see the peers' README). Nothing of Spark's goes into this repo.
+
+Keep-up verdicts. Spark runs one batch at a time, so its verdict is the
+peers' own: over the batches with data less the first two, p95 processing
+time below the batch interval, the last three scheduling delays below 1 s,
+and the second half's mean scheduling delay no more than 250 ms above the
+first half's. eddy runs batches on several lanes at once, so one batch's
+processing time may exceed the interval while the job keeps up; its verdict
+drops the processing-time test and keeps the rest: the scheduling delay
+must neither grow nor pass 1 s at the end. Both must also have counted every
+line sent by the time they stop (the run lasts the send time plus 10 s).
+
+  PEER_ENV=/work/peerenv python3 scripts/sidebyside.py --eddy .build/release/eddy --out /tmp/sbs
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+LADDERS = {
+    "wordcount": [100_000, 150_000, 200_000, 250_000, 300_000, 375_000],
+    "window": [50_000, 100_000, 150_000, 200_000, 250_000],
+    "state": [100_000, 150_000, 200_000, 250_000],
+}
+# eddy_bench.py's query and spark_dstream.py's mode for each workload.
+EDDY_QUERY = {"wordcount": "groupby", "window": "window", "state": "state"}
+SPARK_MODE = {"wordcount": "wordcount", "window": "window", "state": "state"}
+METRIC = re.compile(r"(\w+)=([^\s]+)")
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[int(q * (len(xs) - 1))] if xs else None
+
+
+def eddy_delays(run_dir):
+    """Per-batch figures from eddy's metrics lines, with data, less the first two."""
+    batches = []
+    with open(os.path.join(run_dir, "stderr.log")) as f:
+        for line in f:
+            if line.startswith("eddy: batch="):
+                m = dict(METRIC.findall(line))
+                batches.append({k: float(m[k]) for k in ("records", "processing_ms", "scheduling_delay_ms", "total_delay_ms")})
+    return [b for b in batches if b["records"] > 0][2:]
+
+
+def eddy_keeps_up(data, all_counted):
+    """The overlap verdict: scheduling delay neither growing nor high at the end."""
+    if not data or not all_counted:
+        return False
+    sched = [b["scheduling_delay_ms"] for b in data]
+    half = len(sched) // 2
+    return all(s < 1000 for s in sched[-3:]) and (half == 0 or statistics.mean(sched[half:]) <= statistics.mean(sched[:half]) + 250)
+
+
+def run_eddy(a, eddy_bench, workload, rate, sets=()):
+    ns = argparse.Namespace(eddy=a.eddy, seconds=a.seconds, slack=a.slack, batch=1.0, query=EDDY_QUERY[workload],
+                            set=list(sets), words=10, vocab=1000, seed=42, verify=False, out=os.path.join(a.out, "eddy"))
+    res = eddy_bench.run_one(ns, rate)
+    tag = "eddy-%s-r%d" % (ns.query, rate)
+    data = eddy_delays(os.path.join(ns.out, tag))
+    total = [b["total_delay_ms"] for b in data]
+    return {"system": "eddy", "workload": workload, "rate": rate, "sent": res["sent"], "counted": res["counted"],
+            "keeps_up": eddy_keeps_up(data, res["all_counted"]), "peers_verdict": res["keeps_up"],
+            "processing_p50": res["processing_ms"]["p50"], "processing_p95": res["processing_ms"]["p95"],
+            "total_p50": pct(total, 0.5), "total_p95": pct(total, 0.95),
+            "peak_rss_mb": res["peak_rss_mb"], "first_batch_s": (res["first_batch_ms"] or 0) / 1000}
+
+
+def run_spark(a, spark_bench, workload, rate):
+    ns = argparse.Namespace(seconds=a.seconds, slack=a.slack, batch=1.0, mode=SPARK_MODE[workload], words=10, vocab=1000,
+                            seed=42, verify=False, verify_max=0, out=os.path.join(a.out, "spark-" + workload))
+    r = spark_bench.run_one(ns, rate, ["--engine", "jvm"])
+    pm = r.get("processing_ms") or {}
+    rss = r.get("peak_rss_mb") or {}
+    return {"system": "spark", "workload": workload, "rate": rate, "sent": r["lines_sent"], "counted": r["spark_records"],
+            "keeps_up": bool(r["keeps_up"]) and bool(r["all_counted"]),
+            "processing_p50": pm.get("p50"), "processing_p95": pm.get("p95"), "total_p50": None, "total_p95": None,
+            "peak_rss_mb": rss.get("jvm"), "first_batch_s": r.get("startup_to_first_batch_s")}
+
+
+def climb(run, ladder, log):
+    """Rates in order until the first one not kept up with; the runs and the best rate."""
+    runs, best = [], None
+    for rate in ladder:
+        r = run(rate)
+        runs.append(r)
+        log(r)
+        if not r["keeps_up"]:
+            break
+        best = r
+    return runs, best
+
+
+def lanes_ratio(a):
+    """eddy's word count over the same replayed input (20 batches of 100k lines) on 1 and 2 lanes."""
+    fixture = os.path.join(a.out, "replay")
+    lines_dir = os.path.join(fixture, "lines")
+    os.makedirs(lines_dir, exist_ok=True)
+    gen = subprocess.run([a.eddy, "gen", "--rate", "0", "--count", "2000000", "--words", "10", "--vocab", "1000", "--seed", "7"],
+                         check=True, stdout=subprocess.PIPE).stdout.splitlines(keepends=True)
+    for k in range(20):
+        with open(os.path.join(lines_dir, "%06d.txt" % (k + 1)), "wb") as f:
+            f.writelines(gen[k * 100_000:(k + 1) * 100_000])
+    figures = {}
+    for n in (1, 2):
+        job = os.path.join(a.out, "replay-p%d.sql" % n)
+        with open(job, "w") as f:
+            f.write("SET batch_interval = '1s';\nSET parallelism = %d;\n"
+                    "CREATE SOURCE lines (line TEXT) WITH (connector = 'socket', address = '127.0.0.1:9');\n"
+                    "SELECT batch_time() AS t, s.value AS word, count(*) AS n FROM lines, split(lines.line, ' ') AS s GROUP BY s.value;\n" % n)
+    for _ in range(a.lane_rounds):
+        for n in (1, 2):  # alternating, so drift on a shared machine hits both
+            t0 = time.monotonic()
+            subprocess.run([a.eddy, "run", os.path.join(a.out, "replay-p%d.sql" % n), "--replay", fixture, "--quiet"],
+                           check=True, stdout=subprocess.DEVNULL)
+            figures.setdefault(n, []).append(2_000_000 / (time.monotonic() - t0))
+    one, two = statistics.median(figures[1]), statistics.median(figures[2])
+    return {"p1_lines_per_s": round(one), "p2_lines_per_s": round(two), "ratio": round(two / one, 2)}
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        v = round(v)
+    return "%s%s" % (v, unit)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    here = os.path.dirname(os.path.abspath(__file__))
+    p.add_argument("--peers", default=os.path.join(here, "..", "..", "shared", "peers"))
+    p.add_argument("--eddy", default=os.path.join(here, "..", ".build", "release", "eddy"))
+    p.add_argument("--workloads", default="wordcount,window,state")
+    p.add_argument("--seconds", type=float, default=30, help="seconds of load per rate")
+    p.add_argument("--slack", type=float, default=10, help="each run lasts seconds + slack")
+    p.add_argument("--lane-rounds", type=int, default=3)
+    p.add_argument("--out", default="sidebyside-out")
+    a = p.parse_args()
+    a.out = os.path.abspath(a.out)
+    a.eddy = os.path.abspath(a.eddy)
+    if not os.path.isfile(os.path.join(a.peers, "spark_bench.py")):
+        sys.exit("sidebyside: no peer tools at %s (--peers DIR)" % a.peers)
+    if not os.environ.get("PEER_ENV"):
+        sys.exit("sidebyside: set PEER_ENV to the directory with pyspark and loadgen (see the peers' README)")
+    sys.path.insert(0, os.path.abspath(a.peers))
+    import eddy_bench  # noqa: E402
+    import spark_bench  # noqa: E402
+    os.makedirs(a.out, exist_ok=True)
+
+    def log(r):
+        print("sidebyside: %-5s %-9s %7d lines/s  keeps up: %-5s  processing p50/p95 %s/%s ms  total p50/p95 %s/%s ms  RSS %s MB"
+              % (r["system"], r["workload"], r["rate"], r["keeps_up"], fmt(r["processing_p50"]), fmt(r["processing_p95"]),
+                 fmt(r["total_p50"]), fmt(r["total_p95"]), fmt(r["peak_rss_mb"])), flush=True)
+
+    rows, everything = [], []
+    for w in a.workloads.split(","):
+        spark_runs, spark_best = climb(lambda r: run_spark(a, spark_bench, w, r), LADDERS[w], log)
+        eddy_runs, eddy_best = climb(lambda r: run_eddy(a, eddy_bench, w, r), LADDERS[w], log)
+        everything += spark_runs + eddy_runs
+        rows.append((w, spark_best, eddy_best, spark_runs, eddy_runs))
+    lanes = lanes_ratio(a)
+    with open(os.path.join(a.out, "sidebyside.json"), "w") as f:
+        json.dump({"runs": everything, "lanes": lanes, "date": time.strftime("%Y-%m-%d")}, f, indent=1)
+
+    print("\n%s, %d s of load per rate, 10-word lines, vocabulary 1000, 1 s batches\n" % (time.strftime("%Y-%m-%d"), a.seconds))
+    print("| workload | system | keeps up at (lines/s) | p50 / p95 at that rate (ms) | peak RSS (MB) | first batch (s) |")
+    print("|---|---|---|---|---|---|")
+    for w, sb, eb, sruns, eruns in rows:
+        for name, best, runs, delay in (("Spark 3.5 JVM, local[2]", sb, sruns, "processing"), ("eddy", eb, eruns, "total")):
+            # RSS at the best rate kept up with: a run far behind holds its backlog.
+            peak = (best or max(runs, key=lambda r: r["peak_rss_mb"] or 0))["peak_rss_mb"] or 0
+            first = statistics.median([r["first_batch_s"] for r in runs if r["first_batch_s"]] or [0])
+            if best:
+                kept = "%d" % best["rate"] + (" (the top of the ladder)" if best["rate"] == LADDERS[w][-1] else "")
+                p50, p95 = best["%s_p50" % delay], best["%s_p95" % delay]
+                lat = "%s / %s %s" % (fmt(p50), fmt(p95), delay)
+            else:
+                kept, lat = "below %d" % LADDERS[w][0], "–"
+            print("| %s | %s | %s | %s | %s | %.1f |" % (w, name, kept, lat, fmt(float(peak)), first))
+        ratio = (eb["rate"] / sb["rate"]) if eb and sb else None
+        print("| %s | eddy ÷ Spark | %s | | | |" % (w, "%.2f×" % ratio if ratio else "–"))
+    print("\neddy word count over the same replayed 2M lines: 1 lane %d lines/s, 2 lanes %d lines/s: %.2f×"
+          % (lanes["p1_lines_per_s"], lanes["p2_lines_per_s"], lanes["ratio"]))
+
+
+if __name__ == "__main__":
+    main()
