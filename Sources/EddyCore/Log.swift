@@ -128,9 +128,12 @@ public struct StderrLogHandler: LogHandler {
     }
 }
 
-/// JSON text without Foundation, for log lines.
-enum JSONText {
-    static func string(_ s: String) -> String {
+/// JSON text without Foundation: log lines, the error log, the monitor's API.
+public enum JSONText {
+    /// A JSON string: quotes, backslashes and control characters escaped,
+    /// U+2028 and U+2029 too (valid JSON, but they end a line in older
+    /// JavaScript); everything else as it is.
+    public static func string(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -139,6 +142,8 @@ enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
             default:
                 if scalar.value < 0x20 {
                     let hex = String(scalar.value, radix: 16)

@@ -1,3 +1,5 @@
+import EddyCore
+
 /// Builds JSON text by hand: the API's shapes are fixed and small, and this
 /// keeps Foundation out of the engine's process. Commas are placed by the
 /// writer; callers only open, write members and close.
@@ -79,28 +81,6 @@ struct JSONWriter {
     /// A JSON string literal: quotes, backslashes and control characters
     /// escaped; everything else, invalid UTF-8 aside, as it is.
     static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        var run = ""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": run += "\\\""
-            case "\\": run += "\\\\"
-            case "\n": run += "\\n"
-            case "\r": run += "\\r"
-            case "\t": run += "\\t"
-            // U+2028 and U+2029 are valid JSON but end a line in older JavaScript.
-            case "\u{2028}": run += "\\u2028"
-            case "\u{2029}": run += "\\u2029"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    run += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    run.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += run
-        out += "\""
+        out += JSONText.string(s)
     }
 }

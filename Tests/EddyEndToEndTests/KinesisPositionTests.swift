@@ -122,7 +122,8 @@ import Testing
         let positions = dir.path + "/state/kinesis-commit-test.positions"
         func stored() -> String { (try? String(contentsOfFile: positions, encoding: .utf8)) ?? "" }
         var eddy = try EddyProcess(["run", path, "--quiet"], env: env(dir.path + "/state"))
-        #expect(eventually(timeout: 60) { sinkIDs(dir.path + "/sink.db").count >= 50 })
+        // The store is written just after the sink commits, so wait for both.
+        #expect(eventually(timeout: 60) { sinkIDs(dir.path + "/sink.db").count >= 50 && !stored().isEmpty })
         let afterFirst = stored()
         #expect(!afterFirst.isEmpty)
         // Right after a commit: the next one is ~5 s away.

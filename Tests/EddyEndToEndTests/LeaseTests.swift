@@ -106,7 +106,10 @@ import Testing
         let stream = try moto.freshStream(shards: 8)
         let table = freshTable()
         let dir = try TempDir()
-        let job = try leaseJob(dir, stream: stream, table: table)
+        // Balance, not failover, is under test: a 10 s failover_time (the
+        // default) keeps a renewal delayed by a loaded machine from
+        // expiring leases and moving them after they settled.
+        let job = try leaseJob(dir, stream: stream, table: table, failover: "10s")
         try put(stream, records(0, 2000, keys: 64))
         // The third serves the monitor: its leases view must match the table.
         let watched = try MonitorRun(["run", job, "--ui", "127.0.0.1:0"], env: leaseEnv(dir.path + "/state2"))
