@@ -90,7 +90,14 @@ enum Signals {
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGHUP)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        // Unblocked, a stop signal would kill eddy mid-batch instead of
+        // reaching the signal thread: better not to run than to run without
+        // a graceful stop.
+        let masked = pthread_sigmask(SIG_BLOCK, &set, nil)
+        guard masked == 0 else {
+            StandardError.write("eddy: cannot block SIGINT/SIGTERM/SIGHUP for a graceful stop: pthread_sigmask: \(String(cString: strerror(masked)))\n")
+            exit(ExitStatus.runtime.rawValue)
+        }
         let blocked = set
         do {
             try startThread(name: "eddy-signals") {

@@ -154,6 +154,8 @@ import Testing
         let job = try leaseJob(dir, stream: stream, table: table, batch: "1s")
         let workers = try startWorkers(3, job: job, dir: dir)
         #expect(eventually(timeout: 45) { owners(table).values.sorted() == [2, 3, 3] && owners(table).count == 3 }, "\(owners(table))")
+        // Owners once settled, before any record is put.
+        let settled = Dictionary(leases(table).map { ($0.key, $0.owner) }, uniquingKeysWith: { a, _ in a })
         let producing = ManagedFlag()
         let produced = ConditionLock(0)
         let producer = Thread { [self] in
@@ -174,6 +176,12 @@ import Testing
         victim.signal(SIGKILL)
         let killed = Date()
         _ = try victim.wait(timeout: 30)
+        // The victim's last checkpoints, read before failover_time lets
+        // anyone take its leases: a new owner must start after them.
+        // Only shards the victim held since before the first record: every
+        // read of them until the kill was its own.
+        let checkpoints = leases(table).filter { victimLeases.contains($0.key) && settled[$0.key] == $0.owner }
+            .map { ($0.key, $0.checkpoint) }
         #expect(eventually(timeout: 30) {
             leases(table).filter { victimLeases.contains($0.key) }.allSatisfy { l in l.owner.map { !$0.hasSuffix(":\(victim.pid)") } ?? false }
         })
@@ -192,6 +200,74 @@ import Testing
         let raw = count(db, "SELECT count(*) FROM raw")
         print("\(total) records put, \(raw) rows written, \(raw - total) read twice across the failover")
         #expect(raw >= total)
+        // Only records after a checkpoint may be read twice: on each of the
+        // victim's shards, no record up to its checkpoint was.
+        // (A shard whose first checkpoint was not written yet may be read
+        // again from its start: there is nothing to hold it to.)
+        let checked = checkpoints.filter { SequenceNumber.isValid($0.1) }
+        #expect(!checked.isEmpty, "the killed worker had checkpointed none of its shards: \(checkpoints)")
+        for (shard, checkpoint) in checked {
+            let upTo = try idAt(stream, shard: shard, sequence: checkpoint)
+            let twice = count(db, "SELECT count(*) FROM (SELECT id FROM raw WHERE shard = '\(shard)' AND id <= \(upTo) GROUP BY id HAVING count(*) > 1)")
+            #expect(twice == 0, "shard \(shard): \(twice) records up to the checkpoint (id \(upTo)) were read again")
+            #expect(count(db, "SELECT count(DISTINCT id) FROM raw WHERE shard = '\(shard)' AND id <= \(upTo)") > 0)
+        }
+    }
+
+    /// The id (`id,key` data) of the record at `sequence` on `shard`. It
+    /// records no issue itself: callers poll it.
+    func idAt(_ stream: String, shard: String, sequence: String) throws -> Int {
+        let iterator = try moto.client.shardIterator(stream: stream, shard: shard, from: .atSequence(sequence))
+        guard let record = try moto.client.getRecords(iterator: iterator, limit: 1).records.first,
+              record.sequenceNumber == sequence else {
+            throw TestFailure("no record at \(sequence) on \(shard)")
+        }
+        let text = String(decoding: record.data, as: UTF8.self)
+        guard let id = Int(text.prefix { $0 != "," }) else { throw TestFailure("record \(sequence): \(text)") }
+        return id
+    }
+
+    /// A worker whose lease is taken by another (a conditional write it then
+    /// loses) stops reading that shard at once; once the taker lets the lease
+    /// expire, the worker takes it back and reads on from its checkpoint.
+    @Test func aWorkerThatLosesALeaseStopsReadingItsShard() throws {
+        let stream = try moto.freshStream(shards: 1)
+        let table = freshTable()
+        let dir = try TempDir()
+        let db = dir.path + "/sink.db"
+        let job = try leaseJob(dir, stream: stream, table: table, failover: "10s")
+        try put(stream, records(0, 50))
+        let worker = try EddyProcess(["run", job], env: leaseEnv(dir.path + "/state0"))
+        defer {
+            if worker.process.isRunning {
+                worker.signal(SIGKILL)
+                _ = try? worker.wait(timeout: 10)
+            }
+        }
+        #expect(eventually(timeout: 45) { count(db, "SELECT count(*) FROM rows") == 50 })
+        // Its checkpoint covers all 50 before the lease is taken from it.
+        #expect(eventually(timeout: 30) {
+            guard let l = leases(table).first(where: { $0.owner != nil }), SequenceNumber.isValid(l.checkpoint) else { return false }
+            return (try? idAt(stream, shard: l.key, sequence: l.checkpoint)) == 49
+        })
+        let thief = LeaseTable(client: dynamo, name: table)
+        var shard = ""
+        #expect(eventually(timeout: 30) {
+            guard let l = leases(table).first(where: { $0.owner != nil }), (try? thief.take(l, worker: "thief")) != nil else { return false }
+            shard = l.key
+            return true
+        })
+        #expect(eventually(timeout: 30) { worker.currentStderr.contains("lost the lease of shard \(shard)") }, "\(worker.currentStderr.suffix(1500))")
+        try put(stream, records(50, 100))
+        // A reader still on the shard polls 200 ms apart, in 500 ms batches;
+        // the lease cannot expire for failover_time (10 s) after the take.
+        sleep(2)
+        #expect(count(db, "SELECT count(*) FROM rows") == 50, "records read from a shard whose lease was lost")
+        #expect(eventually(timeout: 60) { count(db, "SELECT count(*) FROM rows") == 100 }, "taken back after the taker's lease expired")
+        #expect(count(db, "SELECT count(*) FROM raw") == 100, "read on from the checkpoint: nothing twice")
+        #expect(leases(table).first?.owner != "thief")
+        worker.signal(SIGTERM)
+        #expect(try worker.wait(timeout: 60).status == 0)
     }
 
     /// A split while two workers run: the children start only after the

@@ -58,6 +58,30 @@ import Testing
         #expect(jobText.contains("CREATE STATE TABLE totals"))
         let steps = try #require(Self.element(dom, id: "detail-steps"))
         #expect(steps.contains("INSERT INTO totals SELECT word"), "the latest batch's steps are shown")
+        for hist in ["hist-input", "hist-sched", "hist-proc", "hist-total"] {
+            #expect(Self.element(dom, id: hist)?.contains("class=\"bar\"") == true, "\(hist) draws its bars")
+        }
+        let runtime = try #require(Self.element(dom, id: "runtime"))
+        for label in ["block store, memory", "block store, disk", "spilled / read back", "write-ahead log", "last checkpoint commit", "batches in flight"] {
+            #expect(runtime.contains(label), "the runtime card shows \(label)")
+        }
+        let tables = try #require(Self.element(dom, id: "tables"))
+        #expect(tables.contains(">totals<") && tables.contains(">recent<") && tables.contains(">window<"), "\(tables)")
+        let plan = try #require(Self.element(dom, id: "job-plan"))
+        #expect(plan.contains("lanes: ") && plan.contains("on its lane") && plan.contains("in order"), "\(plan)")
+
+        // A pinned batch (what a click on its row or point does) is in the
+        // address: a link to it shows that batch's steps, not the latest's.
+        let pinned = before[1]
+        let pinnedDump = try Self.runChromium(Self.chromiumArgs(profile: profile.path, [
+            "--window-size=1280,2000", "--virtual-time-budget=3000", "--dump-dom", "http://127.0.0.1:\(run.port)/#batch=\(pinned)",
+        ]))
+        #expect(pinnedDump.status == 0, "chromium: \(pinnedDump.stderr.suffix(1500))")
+        let detail = try #require(Self.element(pinnedDump.stdout, id: "detail-id"))
+        #expect(detail.contains(">\(pinned) · ") && !detail.contains("(latest)"), "\(detail)")
+        #expect(Self.element(pinnedDump.stdout, id: "detail-steps")?.contains("INSERT INTO totals SELECT word") == true)
+        #expect(Self.element(pinnedDump.stdout, id: "batches")?.contains("<tr data-batch=\"\(pinned)\" class=\"sel\">") == true,
+                "the pinned batch's row is marked")
 
         // A screenshot of the page as a person sees it.
         let shot = ProcessInfo.processInfo.environment["EDDY_UI_SCREENSHOT"] ?? EddyProcess.repoRoot + "/.build/ui-screenshot.png"

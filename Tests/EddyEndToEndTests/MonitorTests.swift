@@ -1,3 +1,4 @@
+import EddyIngest
 import Foundation
 import Glibc
 import Testing
@@ -184,6 +185,40 @@ import Testing
         let r = try run.eddy.wait(timeout: 60)
         #expect(r.status == 0)
         #expect(r.stderr.contains("eddy: summary: "), "\(r.stderr)")
+    }
+
+    /// The server never holds up the batch loop: with clients that pipeline
+    /// requests and never read the answers, and one that never finishes its
+    /// request, batches go on, a new request is answered, and a graceful
+    /// stop ends the run on time.
+    @Test func clientsThatNeverReadDoNotHoldUpBatches() throws {
+        let dir = try TempDir()
+        let run = try MonitorRun(["run", try Self.wordJob(dir), "--ui", "127.0.0.1:0", "--format", "csv"])
+        #expect(eventually(timeout: 30) { run.batchesPublished() >= 5 })
+        let request = Array("GET /api/batches?since=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let pipelined = Array(repeating: request, count: 64).flatMap { $0 }
+        var stuck: [TCPSocket] = []
+        defer { for s in stuck { s.close() } }
+        for i in 0..<16 {
+            guard let s = try? TCPSocket.connect(to: HostPort(host: "127.0.0.1", port: run.port)).get() else {
+                Issue.record("connection \(i) refused")
+                continue
+            }
+            s.setReceiveBuffer(4096)
+            // Never waits: what the kernel does not take now is not sent.
+            let bytes = i == 0 ? Array("GET /api/sta".utf8) : pipelined
+            _ = bytes.withUnsafeBytes { s.send($0) }
+            stuck.append(s)
+        }
+        // The engine's own metrics lines, not the server's figures: 200 ms
+        // batches, so 10 more take 2 s when nothing holds them up.
+        let before = metricsLines(run.eddy.currentStderr).count
+        #expect(eventually(timeout: 60) { metricsLines(run.eddy.currentStderr).count >= before + 10 },
+                "\(metricsLines(run.eddy.currentStderr).count - before) batches while clients were stuck")
+        #expect((try? run.get("/api/status").status) == 200)
+        run.eddy.signal(SIGTERM)
+        let r = try run.eddy.wait(timeout: 60)
+        #expect(r.status == 0, "\(r.stderr.suffix(2000))")
     }
 
     /// `--quiet` is errors only: no metrics lines, no summary.

@@ -116,6 +116,29 @@ import Testing
         #expect(r.stdout.contains("on its lane"))
     }
 
+    /// The metrics line names the lane that ran each batch and the batches in
+    /// flight when it was handed over: a 30-batch replay on three lanes uses
+    /// more than one lane and never has more than three batches at once.
+    @Test func theMetricsLineNamesTheLaneAndTheBatchesInFlight() throws {
+        let dir = try TempDir()
+        var words = SplitMix(seed: 7)
+        for k in 1...30 {
+            let lines = (0..<4000).map { _ in (0..<8).map { _ in "w\(words.next() % 500)" }.joined(separator: " ") }
+            try dir.write(String(format: "replay/lines/%06d.txt", k), lines.joined(separator: "\n") + "\n")
+        }
+        let r = try EddyProcess.run(["run", "sql/network_wordcount.sql", "--replay", dir.path + "/replay", "--set", "parallelism=3"])
+        #expect(r.status == 0, "\(r.stderr.suffix(1500))")
+        let lines = metricsLines(r.stderr)
+        #expect(lines.count >= 30)
+        let lanes = lines.compactMap { $0["lane"].flatMap { Int($0) } }
+        let inFlight = lines.compactMap { $0["in_flight"].flatMap { Int($0) } }
+        #expect(lanes.count == lines.count && inFlight.count == lines.count, "every line has both: \(lines.first ?? [:])")
+        #expect(lanes.allSatisfy { (0..<3).contains($0) }, "\(lanes)")
+        #expect(inFlight.allSatisfy { (1...3).contains($0) }, "\(inFlight)")
+        #expect(Set(lanes).count >= 2, "a replay keeps more than one lane busy: \(lanes)")
+        #expect(inFlight.contains { $0 >= 2 }, "\(inFlight)")
+    }
+
     /// What one run left behind, to compare.
     struct Snapshot {
         var stdout: String

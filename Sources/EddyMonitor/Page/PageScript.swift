@@ -1,5 +1,7 @@
 /// The page's script: polls `/api/status` and `/api/batches?since=ID` (at
-/// the batch interval, between 250 ms and 1 s apart), keeps the last 1000
+/// the batch interval, between 100 ms and 1 s apart: once per batch down to
+/// 100 ms batches; below that each poll draws every batch since the last one,
+/// without redrawing faster than a user can read), keeps the last 1000
 /// batches, and redraws. Charts are SVG it draws itself, in pixels of the
 /// element's own width, so text never stretches.
 enum PageScript {
@@ -74,7 +76,7 @@ enum PageScript {
             connected = false; failures++;
             renderLive(e);
           }
-          const base = Math.min(1000, Math.max(250, intervalMs));
+          const base = Math.min(1000, Math.max(100, intervalMs));
           setTimeout(poll, connected ? base : Math.min(5000, base * (1 + failures)));
         }
 
@@ -202,10 +204,19 @@ enum PageScript {
         }
 
         // Clicking a batch pins it; clicking it again follows the latest batch again.
+        // A pinned batch is in the address (#batch=ID), so a link shows it.
         function select(id) {
           if (selected === id && !follow) { follow = true; selected = null; } else { follow = false; selected = id; }
-          render();
+          history.replaceState(null, '', follow ? location.pathname + location.search : '#batch=' + id);
+          if (status) render();
         }
+        function pinFromAddress() {
+          const m = /^#batch=(\d+)$/.exec(location.hash);
+          if (m) { follow = false; selected = +m[1]; } else { follow = true; selected = null; }
+          if (status) render();
+        }
+        window.addEventListener('hashchange', pinFromAddress);
+        pinFromAddress();
 
         function stepRows(steps, total, withShare) {
           const most = Math.max(1e-9, ...steps.map((s) => s.ms));
