@@ -61,7 +61,10 @@ import Testing
         for hist in ["hist-input", "hist-sched", "hist-proc", "hist-total"] {
             #expect(Self.element(dom, id: hist)?.contains("class=\"bar\"") == true, "\(hist) draws its bars")
         }
-        let runtime = try #require(Self.element(dom, id: "runtime"))
+        // The runtime card nests <div>s: everything from it up to the next card.
+        let runtimeStart = try #require(dom.range(of: "id=\"runtime\""))
+        let runtimeEnd = try #require(dom.range(of: "id=\"tables-summary\"", range: runtimeStart.upperBound..<dom.endIndex))
+        let runtime = String(dom[runtimeStart.lowerBound..<runtimeEnd.lowerBound])
         for label in ["block store, memory", "block store, disk", "spilled / read back", "write-ahead log", "last checkpoint commit", "batches in flight"] {
             #expect(runtime.contains(label), "the runtime card shows \(label)")
         }
