@@ -99,6 +99,20 @@ public struct InsertTarget: Sendable, Equatable {
     public var query: SQLFragment
     /// Column names listed after the target, if any.
     public var columns: [String]?
+    /// The statement cut around its rows, when they come from a SELECT.
+    public var split: InsertSplit?
+}
+
+/// An `INSERT ... SELECT` in three parts, so that the query making the rows
+/// can run apart from the write (the planner runs a state table's batch
+/// aggregation on the lanes this way: see RowsOnLanes.swift).
+public struct InsertSplit: Sendable, Equatable {
+    /// From the verb through the column list: `INSERT INTO t (a, b)`.
+    public var verb: String
+    /// The query alone, with the statement's WITH clause in front.
+    public var rows: SQLFragment
+    /// What follows the query: `ON CONFLICT ...`, `RETURNING ...`, or "".
+    public var tail: String
 }
 
 public struct JobStatement: Sendable, Equatable {

@@ -457,7 +457,31 @@ struct StatementParser {
         let prefix = main > 0 ? text(from: tokens[0].start, to: tokens[main - 1].end) + " " : ""
         let query = SQLFragment(text: prefix + text(from: tokens[j].start, to: last.end),
                                 offset: main > 0 ? tokens[0].start : tokens[j].start)
+        var split: InsertSplit?
+        if tokens[j].isKeyword("SELECT") || tokens[j].isKeyword("WITH") {
+            // The query ends where, outside parentheses, the upsert clause or
+            // RETURNING begins. (SQLite needs a WHERE before an upsert's ON,
+            // so a join's ON never stands there.)
+            var depth = 0
+            var end = tokens.count
+            for k in j..<tokens.count {
+                let t = tokens[k]
+                if t.isPunct("(") { depth += 1; continue }
+                if t.isPunct(")") { depth -= 1; continue }
+                guard depth == 0 else { continue }
+                if t.isKeyword("RETURNING") || (t.isKeyword("ON") && k + 1 < tokens.count && tokens[k + 1].isKeyword("CONFLICT")) {
+                    end = k
+                    break
+                }
+            }
+            if end > j {
+                split = InsertSplit(verb: text(from: tokens[main].start, to: tokens[j - 1].end),
+                                    rows: SQLFragment(text: prefix + text(from: tokens[j].start, to: tokens[end - 1].end),
+                                                      offset: main > 0 ? tokens[0].start : tokens[j].start),
+                                    tail: end < tokens.count ? text(from: tokens[end].start, to: last.end) : "")
+            }
+        }
         return InsertTarget(name: Name(value: nameToken.value, location: map.location(nameToken.start)),
-                            query: query, columns: columns)
+                            query: query, columns: columns, split: split)
     }
 }

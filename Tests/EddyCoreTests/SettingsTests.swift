@@ -26,6 +26,7 @@ struct SettingsTests {
         #expect(s.walSync == .block)
         #expect(s.stopTimeout == 30_000)
         #expect(s.sqliteCache == 256 << 20)
+        #expect(s.sortMemory == 2 << 20)
         #expect(s.statementTimeout == 0)
     }
 
@@ -50,12 +51,14 @@ struct SettingsTests {
         #expect(apply("disk_budget", "0").0.diskBudget == 0, "a zero disk budget turns spilling off")
         #expect(apply("disk_budget", "2GB").0.diskBudget == 2 << 30)
         #expect(apply("sqlite_cache", "1MB").0.sqliteCache == 1 << 20)
+        #expect(apply("sort_memory", "16MB").0.sortMemory == 16 << 20)
     }
 
     @Test func badSizesNameTheKey() {
         #expect(apply("block_max_bytes", "100").1 == "block_max_bytes must be from 1KB to 1GB, not '100'")
         #expect(apply("memory_budget", "0").1 == "memory_budget must be from 1B to 1TB, not '0'")
         #expect(apply("sqlite_cache", "512KB").1 == "sqlite_cache must be from 1MB to 1TB, not '512KB'")
+        #expect(apply("sort_memory", "1GB").1 == "sort_memory must be from 1MB to 512MB, not '1GB'")
         #expect(apply("memory_budget", "4XB").1 == "memory_budget: bad size '4XB': unknown unit 'XB' (use B, KB, MB, GB or TB)")
         #expect(apply("disk_budget", "-1GB").1 == "disk_budget: bad size '-1GB': must not be negative")
     }
@@ -106,7 +109,7 @@ struct SettingsTests {
             "batch_interval": "1s", "block_interval": "100ms", "block_max_bytes": "2MB", "memory_budget": "1GB",
             "disk_budget": "1GB", "spill_dir": "/tmp/s", "max_rate": "10", "backpressure": "on",
             "initial_rate": "5", "wal_sync": "off", "stop_timeout": "10s", "sqlite_cache": "64MB",
-            "statement_timeout": "30s", "parallelism": "3", "ui": "127.0.0.1:4040",
+            "sort_memory": "4MB", "statement_timeout": "30s", "parallelism": "3", "ui": "127.0.0.1:4040",
         ]
         #expect(Set(good.keys) == Set(Settings.keys.map(\.name)))
         for (key, value) in good {

@@ -8,7 +8,7 @@ import Testing
     let source = "CREATE SOURCE s (k TEXT, v INTEGER) WITH (connector = 'stdin', format = 'csv');\n"
 
     func placements(_ sql: String) throws -> [StepPlacement] {
-        try Replay.plan(source + sql).placements
+        try Replay.plan(source + sql, settings: [("parallelism", "2")]).placements
     }
 
     @Test func stepsOverTheBatchAloneRunOnTheLane() throws {
@@ -34,6 +34,7 @@ import Testing
             SELECT count(*) FROM s;
             """)
         #expect(p == [
+            .lane, // the INSERT's rows, made on the lane (RowsOnLanesTests)
             .ordered("writes state table totals"),
             .ordered("reads state table totals"),
             .ordered("keeps window w, which every lane reads"),

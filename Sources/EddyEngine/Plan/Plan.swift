@@ -36,6 +36,9 @@ public struct PlannedStream: Sendable {
     /// The one step that reads it, when the stream is not materialized but
     /// a view that step's query reads through (see Inlining.swift).
     public var inlinedInto: Int?
+    /// Made by eddy from the rows of this statement (by index), so that they
+    /// are made on the lane (see RowsOnLanes.swift); nil for the job's own.
+    public var rowsOf: Int? = nil
 }
 
 public struct PlannedWindow: Sendable {
@@ -87,6 +90,9 @@ public struct PlannedStatement: Sendable {
     public var windows: [Int]
     /// The sink it inserts into, if any.
     public var sink: Int?
+    /// The stream eddy made of its rows (see RowsOnLanes.swift): `sql` is
+    /// the statement as written, and what runs reads its rows from there.
+    public var rowsFrom: Int? = nil
 }
 
 /// The per-batch work, in file order.

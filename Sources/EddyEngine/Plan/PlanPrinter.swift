@@ -93,6 +93,9 @@ public enum PlanPrinter {
             case .stream(let i):
                 let s = plan.streams[i]
                 out.append("  [\(s.location)]  stream \(s.name)  \(every(s.slide, bi))")
+                if s.rowsOf != nil {
+                    out.append("      made by eddy: the rows of the statement below, so that they are made on the lane")
+                }
                 if let reader = s.inlinedInto, case .statement(let r) = plan.steps[reader] {
                     out.append("      not materialized: inlined as a view into its one reader [\(plan.statements[r].location)]")
                 } else if let reader = s.inlinedInto, case .stream(let r) = plan.steps[reader] {
@@ -119,6 +122,9 @@ public enum PlanPrinter {
                     target = ""
                 }
                 out.append("  [\(s.location)]  \(oneLine(s.sql.text))")
+                if let r = s.rowsFrom, plan.streams[r].inlinedInto == nil {
+                    out.append("      reads its rows from stream \(plan.streams[r].name)")
+                }
                 out.append("      \(when) \(target)")
                 out.append("      \(placement)")
             }

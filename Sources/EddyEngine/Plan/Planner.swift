@@ -132,7 +132,11 @@ public struct Planner {
                 errors.append(error)
             }
         }
-        plan.steps = orderedSteps.sorted { $0.position < $1.position }.map(\.step)
+        // By file position; a statement's rows stream (RowsOnLanes.swift) shares
+        // its position and goes first, as it was added first.
+        plan.steps = orderedSteps.enumerated()
+            .sorted { ($0.element.position, $0.offset) < ($1.element.position, $1.offset) }
+            .map(\.element.step)
         if errors.isEmpty { checkOrder() }
         (plan.placements, plan.singleLaneReason) = Placement(plan: plan).decide()
         if errors.isEmpty { probeTriggers(db) }
@@ -180,7 +184,14 @@ public struct Planner {
             sinkIndex = k
             if plan.sinks[k].columns.isEmpty { try createCollector(k, target, db) }
         }
-        let (prepared, access) = try prepareTracing(s.sql, db)
+        let prepared: Statement
+        let access: TableAccess
+        let split = rowsOnLane(s, statement, db)
+        if let split {
+            (prepared, access) = (split.prepared, split.access)
+        } else {
+            (prepared, access) = try prepareTracing(s.sql, db)
+        }
         let reads = access.reads.filter { plan.relations[$0] != nil }
         var slide = plan.settings.batchInterval
         var windows: [Int] = []
@@ -190,7 +201,7 @@ public struct Planner {
         }
         let planned = PlannedStatement(index: plan.statements.count, sql: s.sql, location: statement.location,
                                        access: access, slide: slide, isOutput: prepared.columnCount > 0,
-                                       windows: windows.sorted(), sink: sinkIndex)
+                                       windows: windows.sorted(), sink: sinkIndex, rowsFrom: split?.stream)
         plan.statements.append(planned)
         statements.append(prepared)
         orderedSteps.append((position, .statement(planned.index)))
