@@ -31,33 +31,40 @@ enum CoreBench {
         let receiverSeconds = Bench.seconds { blocks = Bench.blocks(lines, ids: ids) }
         let total = batches * perBatch
 
-        // eddy: the engine's own path, batch by batch.
-        let prepared = Bench.prepare(job)
-        let runner: JobRunner
+        // eddy: the engine's own path, batch by batch; and the same with
+        // main's cache (so SQLite's sort memory) at 256MB, as it was before
+        // sort_memory (2026-12-04), for the before/after of one lane.
+        let runner: JobRunner, before: JobRunner
         do {
-            runner = try JobRunner.standalone(prepared: prepared, zeroTime: 0)
+            runner = try JobRunner.standalone(prepared: Bench.prepare(job), zeroTime: 0)
+            before = try JobRunner.standalone(prepared: Bench.prepare(job, overrides: [("sort_memory", "256MB")]), zeroTime: 0)
         } catch {
             say("setup failed: \(error)")
             return
         }
-        // Alternate the two, several rounds, and compare medians: the machine
+        // Alternate them, several rounds, and compare medians: the machine
         // is shared and single runs drift.
-        var eddyTimes: [Double] = [], rawTimes: [Double] = []
+        var eddyTimes: [Double] = [], beforeTimes: [Double] = [], rawTimes: [Double] = []
         var time: Int64 = 0
-        for _ in 0..<rounds {
-            eddyTimes.append(Bench.seconds {
+        func run(_ r: JobRunner) -> Double {
+            Bench.seconds {
                 for b in blocks {
                     time += 1000
-                    _ = try? runner.runBatch(time: time, batchID: time / 1000, blocks: b, payload: { $0.payload }, stdout: Bench.discard)
+                    _ = try? r.runBatch(time: time, batchID: time / 1000, blocks: b, payload: { $0.payload }, stdout: Bench.discard)
                 }
-            })
+            }
+        }
+        for _ in 0..<rounds {
+            eddyTimes.append(run(runner))
+            beforeTimes.append(run(before))
             rawTimes.append(bareSQLite(lines))
         }
-        let eddySeconds = Bench.median(eddyTimes), rawSeconds = Bench.median(rawTimes)
+        let eddySeconds = Bench.median(eddyTimes), beforeSeconds = Bench.median(beforeTimes), rawSeconds = Bench.median(rawTimes)
 
         let eddyRate = Double(total) / eddySeconds, rawRate = Double(total) / rawSeconds
         say("  eddy engine:        \(Bench.rate(total, eddySeconds)) records/s  (\(Bench.format1(eddySeconds * 1000 / Double(batches))) ms per \(perBatch / 1000)k-line batch, \(Bench.rate(total * 8, eddySeconds)) words/s)")
-        say("  bare SQLite loop:   \(Bench.rate(total, rawSeconds)) records/s")
+        say("  eddy engine, sort_memory = 256MB (main's cache before 2026-12-04): \(Bench.rate(total, beforeSeconds)) records/s; default ÷ that: \(Bench.format2(beforeSeconds / eddySeconds))")
+        say("  bare SQLite loop (2MB cache, SQLite's default, as eddy's main): \(Bench.rate(total, rawSeconds)) records/s")
         say("  eddy / bare SQLite: \(Bench.format2(eddyRate / rawRate))  (overhead \(Bench.format1((1 - eddyRate / rawRate) * 100))%)")
         say("  receiver side (parse + block + LZ4, on receiver threads): \(Bench.rate(total, receiverSeconds)) records/s per thread")
     }
@@ -67,7 +74,7 @@ enum CoreBench {
             let db = try Database(path: "")
             try db.execute("""
                 PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE;
-                PRAGMA secure_delete = OFF; PRAGMA cache_size = -262144;
+                PRAGMA secure_delete = OFF; PRAGMA cache_size = -2048;
                 CREATE TABLE lines (line TEXT);
                 CREATE TABLE words (word TEXT);
                 """)

@@ -42,6 +42,7 @@ import Testing
         // Status: the job, the receivers (both shards), the runtime and its tables.
         let status = try run.json("/api/status")
         let job = try #require(status["job"] as? [String: Any])
+        let lanes = try #require(job["lanes"] as? Int)
         #expect(job["text"] as? String == (try String(contentsOfFile: path, encoding: .utf8)))
         #expect((job["plan"] as? String)?.contains("per batch, in this order:") == true)
         #expect(job["batch_interval_ms"] as? Int == 200)
@@ -81,10 +82,21 @@ import Testing
         let stream = try #require(steps.first { $0["name"] as? String == "stream words" })
         #expect(stream["rows_out"] as? Int == 4 * (busy["records"] as? Int ?? 0), "four words a line")
         #expect(stream["rows_in"] as? Int == busy["records"] as? Int)
-        let upsert = try #require(steps.first { ($0["at"] as? String) == "\(path):6:1" })
+        let upsert = try #require(steps.first { ($0["at"] as? String) == "\(path):6:1" && $0["kind"] as? String == "statement" })
         #expect(upsert["where"] as? String == "in order", "a state update runs in batch order")
         #expect((upsert["text"] as? String)?.hasPrefix("INSERT INTO totals SELECT word") == true)
-        #expect(upsert["rows_in"] as? Int == stream["rows_out"] as? Int)
+        let rows = steps.first { $0["name"] as? String == "stream eddy_rows_line_6" }
+        if lanes > 1 {
+            // Its rows are made on the lane, by a stream of their own (RowsOnLanes.swift).
+            let rows = try #require(rows)
+            #expect(rows["where"] as? String == "lane" && rows["at"] as? String == "\(path):6:1", "\(rows)")
+            #expect(rows["rows_in"] as? Int == stream["rows_out"] as? Int)
+            #expect(upsert["rows_in"] as? Int == rows["rows_out"] as? Int)
+            #expect((rows["rows_out"] as? Int ?? 99) <= 30, "one row per word of a vocabulary of 30")
+        } else {
+            #expect(rows == nil)
+            #expect(upsert["rows_in"] as? Int == stream["rows_out"] as? Int)
+        }
         let query = try #require(steps.first { ($0["at"] as? String) == "\(path):10:1" })
         #expect(query["rows_out"] as? Int == 1)
         let sink = try #require(steps.first { $0["name"] as? String == "sink top" })

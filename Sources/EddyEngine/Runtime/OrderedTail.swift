@@ -48,7 +48,7 @@ final class OrderedTail: @unchecked Sendable {
     private(set) var summary = StepSummary()
     private var estimators: [PIDRateEstimator]
     private var badBefore: [Int64]
-    private var lastFinish: Int64?
+    private var pace = FinishPace()
 
     init(firstBatch: Int64, clock: any BatchClock, stdout: StdoutSink, input: BatchInput, checkpoint: CheckpointStore?,
          log: WriteAheadLog?, sources: [LiveSource], plan: Plan, quiet: Bool, monitor: RunMonitor,
@@ -166,12 +166,8 @@ final class OrderedTail: @unchecked Sendable {
         for source in sources {
             for (name, value) in source.gauges { metrics.gauges["\(source.name)/\(name)"] = value }
         }
-        // Backpressure works from the rate at which batches finish: with
-        // several lanes, that is faster than one batch's processing time.
-        let now = MonotonicTime.now()
-        var effectiveMs = metrics.processingMs
-        if let lastFinish { effectiveMs = min(effectiveMs, Double(now - lastFinish) / 1_000_000) }
-        lastFinish = now
+        // Backpressure works from the rate at which batches finish (FinishPace).
+        let effectiveMs = pace.processingMs(batchMs: metrics.processingMs, finishedAt: MonotonicTime.now())
         if plan.settings.backpressure, let live = input as? LiveInput {
             metrics.rate = adaptRates(live: live, records: outcome.recordsPerShard, processingMs: effectiveMs,
                                       schedulingDelayMs: metrics.schedulingDelayMs)
