@@ -178,7 +178,7 @@ def main():
                  fmt(r["total_p50"]), fmt(r["total_p95"]), fmt(r["peak_rss_mb"])), flush=True)
 
     rows, everything = [], []
-    for w in a.workloads.split(","):
+    for w in filter(None, a.workloads.split(",")):  # --workloads "": the lanes ratio alone
         spark_runs, spark_best = climb(lambda r: run_spark(a, spark_bench, w, r), LADDERS[w], log)
         eddy_runs, eddy_best = climb(lambda r: run_eddy(a, eddy_bench, w, r), LADDERS[w], log)
         everything += spark_runs + eddy_runs
