@@ -38,7 +38,7 @@ import time
 LADDERS = {
     "wordcount": [100_000, 150_000, 200_000, 250_000, 300_000, 375_000],
     "window": [25_000, 50_000, 100_000, 150_000, 200_000, 250_000],
-    "state": [50_000, 100_000, 150_000, 200_000, 250_000],
+    "state": [50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 375_000],
 }
 # eddy_bench.py's query and spark_dstream.py's mode for each workload.
 EDDY_QUERY = {"wordcount": "groupby", "window": "window", "state": "state"}
