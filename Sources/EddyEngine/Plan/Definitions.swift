@@ -60,26 +60,48 @@ extension Planner {
     mutating func defineStream(_ s: StreamStatement, _ db: Database) throws(JobError) {
         let (_, access) = try prepareTracing(s.query, db)
         try claim(s.name, as: .stream(plan.streams.count))
-        let reads = access.reads.filter { plan.relations[$0] != nil }
-        var slide = plan.settings.batchInterval
-        for r in reads { if let sl = plan.slide(of: r) { slide = lcm(slide, sl) } }
         do {
-            try db.asJob { () throws(SQLiteError) in
-                try db.execute("CREATE TABLE main.\(quoteIdentifier(s.name.value)) AS SELECT * FROM (\(s.query.text)) LIMIT 0")
-            }
+            try db.asJob { () throws(SQLiteError) in try db.execute(Self.streamTableSQL(s.name.value, s.query)) }
         } catch {
             throw JobError(s.name.location, "stream \(s.name.value): \(error.message)")
         }
-        db.reserve(table: s.name.value, as: "a stream")
-        let prefix = "INSERT INTO main.\(quoteIdentifier(s.name.value)) "
+        let prefix = Self.streamInsertPrefix(s.name.value)
+        let insert: Statement
         do {
-            streamInserts.append(try db.asJob { () throws(SQLiteError) in try db.prepare(prefix + s.query.text) })
+            insert = try db.asJob { () throws(SQLiteError) in try db.prepare(prefix + s.query.text) }
         } catch {
             throw mapError(error, s.query, prefixBytes: prefix.utf8.count)
         }
-        plan.streams.append(PlannedStream(index: plan.streams.count, name: s.name.value, query: s.query,
-                                          location: s.name.location, reads: Set(reads), access: access, slide: slide))
-        orderedSteps.append((position, .stream(plan.streams.count - 1)))
+        addStream(s.name.value, query: s.query, location: s.name.location, access: access, insert: insert, db)
+    }
+
+    /// The table a stream's rows go to each batch, in the lane's own `main`.
+    static func streamTableSQL(_ name: String, _ query: SQLFragment) -> String {
+        "CREATE TABLE main.\(quoteIdentifier(name)) AS SELECT * FROM (\(query.text)) LIMIT 0"
+    }
+
+    static func streamInsertPrefix(_ name: String) -> String { "INSERT INTO main.\(quoteIdentifier(name)) " }
+
+    /// Puts a stream whose table and INSERT are made into the plan, as the
+    /// next per-batch step at the current file position.
+    mutating func addStream(_ name: String, query: SQLFragment, location: SourceLocation, access: TableAccess,
+                            insert: Statement, rowsOf: Int? = nil, _ db: Database) {
+        let index = plan.streams.count
+        let reads = access.reads.filter { plan.relations[$0] != nil }
+        plan.relations[name.lowercased()] = .stream(index)
+        db.reserve(table: name, as: "a stream")
+        plan.streams.append(PlannedStream(index: index, name: name, query: query, location: location, reads: Set(reads),
+                                          access: access, slide: slide(reading: reads), rowsOf: rowsOf))
+        streamInserts.append(insert)
+        orderedSteps.append((position, .stream(index)))
+    }
+
+    /// How often a step over these relations runs: the least common multiple
+    /// of their slides and the batch interval.
+    func slide(reading relations: some Sequence<String>) -> Int64 {
+        var slide = plan.settings.batchInterval
+        for r in relations { if let sl = plan.slide(of: r) { slide = lcm(slide, sl) } }
+        return slide
     }
 
     mutating func defineWindow(_ w: WindowStatement, _ db: Database) throws(JobError) {

@@ -193,10 +193,9 @@ public struct Planner {
             (prepared, access) = try prepareTracing(s.sql, db)
         }
         let reads = access.reads.filter { plan.relations[$0] != nil }
-        var slide = plan.settings.batchInterval
+        let slide = self.slide(reading: reads)
         var windows: [Int] = []
         for r in reads.sorted() {
-            if let sl = plan.slide(of: r) { slide = lcm(slide, sl) }
             if case .window(let w) = plan.relations[r] { windows.append(w) }
         }
         let planned = PlannedStatement(index: plan.statements.count, sql: s.sql, location: statement.location,

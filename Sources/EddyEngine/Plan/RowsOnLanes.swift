@@ -48,35 +48,24 @@ extension Planner {
 
         var name = "eddy_rows_line_\(statement.location.line)"
         while plan.relations[name] != nil { name += "_" }
-        let table = "main.\(quoteIdentifier(name))"
-        do {
-            try db.asJob { () throws(SQLiteError) in
-                try db.execute("CREATE TABLE \(table) AS SELECT * FROM (\(split.rows.text)) LIMIT 0")
-            }
-        } catch {
-            return nil
-        }
-        let write = "\(split.verb) SELECT * FROM \(table) WHERE true \(split.tail)"
-        let fill = "INSERT INTO \(table) \(split.rows.text)"
         let rewritten: (Statement, TableAccess)
         let insert: Statement
         do {
-            rewritten = try db.asJob { () throws(SQLiteError) in try db.prepareTracingAccess(write) }
-            insert = try db.asJob { () throws(SQLiteError) in try db.prepare(fill) }
+            try db.asJob { () throws(SQLiteError) in try db.execute(Self.streamTableSQL(name, split.rows)) }
         } catch {
-            try? db.execute("DROP TABLE \(table)")
             return nil
         }
-        let reads = access.reads.filter { plan.relations[$0] != nil }
-        var slide = plan.settings.batchInterval
-        for r in reads { if let sl = plan.slide(of: r) { slide = lcm(slide, sl) } }
+        do {
+            let write = "\(split.verb) SELECT * FROM main.\(quoteIdentifier(name)) WHERE true \(split.tail)"
+            rewritten = try db.asJob { () throws(SQLiteError) in try db.prepareTracingAccess(write) }
+            insert = try db.asJob { () throws(SQLiteError) in try db.prepare(Self.streamInsertPrefix(name) + split.rows.text) }
+        } catch {
+            try? db.execute("DROP TABLE main.\(quoteIdentifier(name))")
+            return nil
+        }
         let index = plan.streams.count
-        plan.relations[name] = .stream(index)
-        db.reserve(table: name, as: "a stream")
-        plan.streams.append(PlannedStream(index: index, name: name, query: split.rows, location: statement.location,
-                                          reads: Set(reads), access: access, slide: slide, rowsOf: plan.statements.count))
-        streamInserts.append(insert)
-        orderedSteps.append((position, .stream(index)))
+        addStream(name, query: split.rows, location: statement.location, access: access, insert: insert,
+                  rowsOf: plan.statements.count, db)
         return RowsOnLane(prepared: rewritten.0, access: rewritten.1, stream: index)
     }
 }
