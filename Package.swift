@@ -28,6 +28,7 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
                        providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(name: "EddyCore", dependencies: [
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
@@ -64,7 +65,7 @@ let package = Package(
         ], swiftSettings: strict),
         .executableTarget(name: "eddy", dependencies: [
             "EddyCore", "EddyBlocks", "EddyIngest", "EddySQL", "EddyJob", "EddyMonitor", "EddyEngine", "EddyKinesis",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "eddy-bench", dependencies: [
             "EddyCore", "EddyBlocks", "EddyIngest", "EddySQL", "EddyMonitor", "EddyEngine", "CSQLite",

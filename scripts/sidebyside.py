@@ -6,7 +6,8 @@ For each workload (word count as the plain GROUP BY a user writes first,
 windowed word count 30 s / 10 s, running totals of every key every batch),
 each system climbs a ladder of rates and stops at the first rate it does not
 keep up with in two tries. Then eddy's stateless word count runs over the same replayed
-input on 1 and on 2 lanes (records/s, and the ratio). It prints a table:
+input on 1 and on 2 lanes, in alternating rounds that each wait for the cores
+to be 90% idle (records/s, the ratio of the medians, peak RSS). It prints a table:
 the highest rate each keeps up with, p50 and p95 delay, peak RSS, and the
 time to the first batch.
 
@@ -36,8 +37,8 @@ import sys
 import time
 
 LADDERS = {
-    "wordcount": [100_000, 150_000, 200_000, 250_000, 300_000, 375_000],
-    "window": [25_000, 50_000, 100_000, 150_000, 200_000, 250_000],
+    "wordcount": [100_000, 150_000, 200_000, 250_000, 300_000, 375_000, 450_000, 550_000],
+    "window": [25_000, 50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 375_000],
     "state": [50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 375_000],
 }
 # eddy_bench.py's query and spark_dstream.py's mode for each workload.
@@ -115,17 +116,60 @@ def climb(run, ladder, log):
     return runs, best
 
 
+def cpu_idle(seconds=1.0):
+    """The fraction of all cores' time spent idle over the next `seconds`."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)  # idle + iowait, total
+    i0, t0 = sample()
+    time.sleep(seconds)
+    i1, t1 = sample()
+    return (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_quiet(log_to=sys.stdout, limit=60):
+    """Waits (at most `limit` s) until the cores are 90% idle: a JVM that is
+    still exiting, or another job on a shared machine, takes from one side of
+    the lanes ratio only. Returns the idle fraction it started at."""
+    deadline = time.monotonic() + limit
+    idle = cpu_idle()
+    while idle < 0.9 and time.monotonic() < deadline:
+        idle = cpu_idle()
+    if idle < 0.9:
+        print("sidebyside: the machine stayed busy (%.0f%% idle); the lanes ratio will show it" % (idle * 100),
+              file=log_to, flush=True)
+    return idle
+
+
+def run_measured(cmd):
+    """Runs cmd to its end; its wall seconds and its peak RSS in MB."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise subprocess.CalledProcessError(p.returncode, cmd)
+    return time.monotonic() - t0, usage.ru_maxrss / 1024
+
+
 def lanes_ratio(a):
-    """eddy's word count over the same replayed input (20 batches of 100k lines) on 1 and 2 lanes."""
+    """eddy's word count over the same replayed input (20 batches of 100k lines) on 1 and 2 lanes,
+    in alternating rounds, each on a quiet machine; the medians, their ratio, and the peak RSS."""
     fixture = os.path.join(a.out, "replay")
     lines_dir = os.path.join(fixture, "lines")
     os.makedirs(lines_dir, exist_ok=True)
-    gen = subprocess.run([a.eddy, "gen", "--rate", "0", "--count", "2000000", "--words", "10", "--vocab", "1000", "--seed", "7"],
-                         check=True, stdout=subprocess.PIPE).stdout.splitlines(keepends=True)
+    # Streamed to the files: a child's peak RSS (wait4) starts from this
+    # process's size, so this process stays small.
+    gen = subprocess.Popen([a.eddy, "gen", "--rate", "0", "--count", "2000000", "--words", "10", "--vocab", "1000",
+                            "--seed", "7"], stdout=subprocess.PIPE)
     for k in range(20):
         with open(os.path.join(lines_dir, "%06d.txt" % (k + 1)), "wb") as f:
-            f.writelines(gen[k * 100_000:(k + 1) * 100_000])
-    figures = {}
+            for _ in range(100_000):
+                f.write(gen.stdout.readline())
+    if gen.wait() != 0:
+        raise subprocess.CalledProcessError(gen.returncode, gen.args)
+    figures, rss = {}, {}
     for n in (1, 2):
         job = os.path.join(a.out, "replay-p%d.sql" % n)
         with open(job, "w") as f:
@@ -134,12 +178,14 @@ def lanes_ratio(a):
                     "SELECT batch_time() AS t, s.value AS word, count(*) AS n FROM lines, split(lines.line, ' ') AS s GROUP BY s.value;\n" % n)
     for _ in range(a.lane_rounds):
         for n in (1, 2):  # alternating, so drift on a shared machine hits both
-            t0 = time.monotonic()
-            subprocess.run([a.eddy, "run", os.path.join(a.out, "replay-p%d.sql" % n), "--replay", fixture, "--quiet"],
-                           check=True, stdout=subprocess.DEVNULL)
-            figures.setdefault(n, []).append(2_000_000 / (time.monotonic() - t0))
+            wait_quiet()
+            seconds, mb = run_measured([a.eddy, "run", os.path.join(a.out, "replay-p%d.sql" % n), "--replay", fixture, "--quiet"])
+            figures.setdefault(n, []).append(2_000_000 / seconds)
+            rss[n] = max(rss.get(n, 0), mb)
     one, two = statistics.median(figures[1]), statistics.median(figures[2])
-    return {"p1_lines_per_s": round(one), "p2_lines_per_s": round(two), "ratio": round(two / one, 2)}
+    return {"p1_lines_per_s": round(one), "p2_lines_per_s": round(two), "ratio": round(two / one, 2),
+            "rounds": {n: [round(x) for x in figures[n]] for n in figures},
+            "p1_peak_rss_mb": round(rss[1], 1), "p2_peak_rss_mb": round(rss[2], 1)}
 
 
 def fmt(v, unit=""):
@@ -158,7 +204,7 @@ def main():
     p.add_argument("--workloads", default="wordcount,window,state")
     p.add_argument("--seconds", type=float, default=30, help="seconds of load per rate")
     p.add_argument("--slack", type=float, default=10, help="each run lasts seconds + slack")
-    p.add_argument("--lane-rounds", type=int, default=3)
+    p.add_argument("--lane-rounds", type=int, default=5)
     p.add_argument("--out", default="sidebyside-out")
     a = p.parse_args()
     a.out = os.path.abspath(a.out)
@@ -204,8 +250,11 @@ def main():
             print("| %s | %s | %s | %s | %s | %.1f |" % (w, name, kept, lat, fmt(float(peak)), first))
         ratio = (eb["rate"] / sb["rate"]) if eb and sb else None
         print("| %s | eddy ÷ Spark | %s | | | |" % (w, "%.2f×" % ratio if ratio else "–"))
-    print("\neddy word count over the same replayed 2M lines: 1 lane %d lines/s, 2 lanes %d lines/s: %.2f×"
-          % (lanes["p1_lines_per_s"], lanes["p2_lines_per_s"], lanes["ratio"]))
+    print("\neddy word count over the same replayed 2M lines (100k per batch), median of %d rounds: "
+          "1 lane %d lines/s, 2 lanes %d lines/s: %.2f×; peak RSS 1 lane %.1f MB, 2 lanes %.1f MB"
+          % (a.lane_rounds, lanes["p1_lines_per_s"], lanes["p2_lines_per_s"], lanes["ratio"],
+             lanes["p1_peak_rss_mb"], lanes["p2_peak_rss_mb"]))
+    print("rounds, lines/s: 1 lane %s; 2 lanes %s" % (lanes["rounds"][1], lanes["rounds"][2]))
 
 
 if __name__ == "__main__":

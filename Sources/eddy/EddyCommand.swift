@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import EddyCore
 import Glibc
 
@@ -9,6 +10,9 @@ struct EddyMain {
     static func main() {
         // regexp() and the C library see text as UTF-8 characters, not bytes.
         _ = setlocale(LC_CTYPE, "C.UTF-8")
+        // Memory the lanes free goes back to the system (see the shim). A
+        // refusal only costs memory, so eddy runs on.
+        _ = eddy_malloc_fix_mmap_threshold()
         Signals.install()
         do {
             let command = try Eddy.parseAsRoot()
