@@ -56,15 +56,22 @@ import Testing
         try dir.write("ref.sql", Self.job.replacingOccurrences(of: "OUT", with: dir.path + "/ref"))
         try dir.write("crash.sql", Self.job.replacingOccurrences(of: "OUT", with: dir.path + "/crashed"))
 
+        let started = MonotonicTime.now()
         let reference = try EddyProcess.run(["run", dir.path + "/ref.sql", "--replay", dir.path + "/replay", "--quiet"], timeout: 300)
         #expect(reference.status == 0, "\(reference.stderr)")
+        // Each run is killed after 1–4% of the time the whole replay takes
+        // uninterrupted (at least 100 ms), so that twenty kills land before
+        // the replay's end on a fast machine as on a slow one.
+        let referenceMs = Int((MonotonicTime.now() - started) / 1_000_000)
+        let killAfterMs = max(100, referenceMs / 100)
+        let killSpanMs = max(100, referenceMs * 3 / 100)
 
         var kills = 0, runs = 0, finished = false
         while !finished && runs < 200 {
             runs += 1
             let eddy = try EddyProcess(["run", dir.path + "/crash.sql", "--replay", dir.path + "/replay",
                                         "--checkpoint", dir.path + "/ckpt", "--quiet"])
-            usleep(UInt32(150_000 + rng.next() % 500_000))
+            usleep(UInt32(1000 * (killAfterMs + Int(rng.next() % UInt64(killSpanMs)))))
             if kills < 20 && eddy.process.isRunning {
                 eddy.signal(SIGKILL)
                 _ = try eddy.wait(timeout: 30)
@@ -77,7 +84,7 @@ import Testing
             // Finished: either after the twentieth kill, or too early to count.
             finished = true
         }
-        #expect(kills >= 20)
+        #expect(kills >= 20, "the uninterrupted replay took \(referenceMs) ms")
         #expect(finished)
 
         // The SQLite sink: every row once, none lost, none twice.

@@ -40,8 +40,11 @@ import Testing
             SET memory_budget = '1KB';
             SET spill_dir = '\(dir.path)/spill';
             CREATE SOURCE lines WITH (connector = 'generator', rate = 2000, shards = 3, words = 6, vocab = 40, seed = 5);
-            SELECT count(*) AS n, \(Self.busy(200_000)) AS busy FROM lines;
+            SELECT count(*) AS n, \(Self.busy(1_000_000)) AS busy FROM lines;
             """)
+        // The busy work (about 120 ms on a fast machine) outlasts two block
+        // intervals, so blocks sealed during a batch are on disk when its
+        // metrics line is written (store_disk > 0).
         let r = try EddyProcess.run(["run", dir.path + "/job.sql", "--format", "csv", "--duration", "5s"], timeout: 60)
         #expect(r.status == 0, "stderr: \(r.stderr.suffix(2000))")
         let lines = metricsLines(r.stderr)
