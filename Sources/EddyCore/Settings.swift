@@ -37,6 +37,10 @@ public struct Settings: Sendable, Equatable {
     /// faster than one large sort in memory: runs that fit the CPU's cache
     /// sort about 1.5 times as fast (README, Performance).
     public var sortMemory: Int64 = 2 << 20
+    /// Count `SELECT k, count(*) ... GROUP BY k` in a hash table rather than
+    /// with SQLite's sort (Plan/HashCounting.swift); off runs every query as
+    /// SQLite would, which tests compare against.
+    public var hashCount: Bool = true
     /// Lanes: SQLite connections, each on its own thread, that work on
     /// different batches at once. `1` runs one batch at a time.
     public var parallelism: Int = Settings.cpusOnline
@@ -129,6 +133,7 @@ public struct Settings: Sendable, Equatable {
         ("stop_timeout", "how long a graceful stop may take (default 30s)"),
         ("sqlite_cache", "SQLite page cache for window and state tables, all lanes together (default 256MB)"),
         ("sort_memory", "per lane: SQLite's sort memory, and the cache of batch, stream and start-up tables (default 2MB)"),
+        ("hash_count", "on|off: count GROUP BY k with count(*) in a hash table, not SQLite's sort (default on)"),
         ("parallelism", "lanes working on batches at once, 1-\(maxParallelism) (default: CPUs online)"),
         ("statement_timeout", "how long one statement of the job may run, 0 = no limit (default 0)"),
         ("ui", "serve the monitor (web page, /metrics, /api) on HOST:PORT, like --ui (default: off)"),
@@ -181,6 +186,12 @@ public struct Settings: Sendable, Equatable {
                 return .failure(UnitError("wal_sync must be 'block', 'interval' or 'off', not '\(value)'"))
             }
             walSync = mode
+            return .success(())
+        case "hash_count":
+            guard let on = Settings.parseSwitch(value) else {
+                return .failure(UnitError("hash_count must be on or off, not '\(value)'"))
+            }
+            hashCount = on
             return .success(())
         case "parallelism":
             guard let n = Int(value.trimmingSpaces), n >= 1, n <= Settings.maxParallelism else {
@@ -252,6 +263,7 @@ public struct Settings: Sendable, Equatable {
             ("stop_timeout", Units.formatDuration(stopTimeout)),
             ("sqlite_cache", Units.formatBytes(sqliteCache)),
             ("sort_memory", Units.formatBytes(sortMemory)),
+            ("hash_count", hashCount ? "on" : "off"),
             ("parallelism", String(parallelism)),
             ("statement_timeout", statementTimeout == 0 ? "0" : Units.formatDuration(statementTimeout)),
             ("ui", ui ?? "off"),

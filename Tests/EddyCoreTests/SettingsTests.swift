@@ -110,6 +110,7 @@ struct SettingsTests {
             "disk_budget": "1GB", "spill_dir": "/tmp/s", "max_rate": "10", "backpressure": "on",
             "initial_rate": "5", "wal_sync": "off", "stop_timeout": "10s", "sqlite_cache": "64MB",
             "sort_memory": "4MB", "statement_timeout": "30s", "parallelism": "3", "ui": "127.0.0.1:4040",
+            "hash_count": "off",
         ]
         #expect(Set(good.keys) == Set(Settings.keys.map(\.name)))
         for (key, value) in good {

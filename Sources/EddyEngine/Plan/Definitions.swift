@@ -90,9 +90,12 @@ extension Planner {
         let reads = access.reads.filter { plan.relations[$0] != nil }
         plan.relations[name.lowercased()] = .stream(index)
         db.reserve(table: name, as: "a stream")
+        let counted = hashCounted(query, prefix: Self.streamInsertPrefix(name), access: access, location: location, db)
         plan.streams.append(PlannedStream(index: index, name: name, query: query, location: location, reads: Set(reads),
-                                          access: access, slide: slide(reading: reads), rowsOf: rowsOf))
+                                          access: access, slide: slide(reading: reads), rowsOf: rowsOf,
+                                          hashCounted: counted != nil))
         streamInserts.append(insert)
+        streamCounts.append(counted)
         orderedSteps.append((position, .stream(index)))
     }
 

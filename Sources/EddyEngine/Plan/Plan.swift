@@ -39,6 +39,8 @@ public struct PlannedStream: Sendable {
     /// Made by eddy from the rows of this statement (by index), so that they
     /// are made on the lane (see RowsOnLanes.swift); nil for the job's own.
     public var rowsOf: Int? = nil
+    /// Its query's groups are counted in a hash table (see HashCounting.swift).
+    public var hashCounted = false
 }
 
 public struct PlannedWindow: Sendable {
@@ -93,6 +95,8 @@ public struct PlannedStatement: Sendable {
     /// The stream eddy made of its rows (see RowsOnLanes.swift): `sql` is
     /// the statement as written, and what runs reads its rows from there.
     public var rowsFrom: Int? = nil
+    /// Its query's groups are counted in a hash table (see HashCounting.swift).
+    public var hashCounted = false
 }
 
 /// The per-batch work, in file order.

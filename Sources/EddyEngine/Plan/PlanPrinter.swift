@@ -102,6 +102,7 @@ public enum PlanPrinter {
                     out.append("      not materialized: inlined as a view into its one reader, stream \(plan.streams[r].name)")
                 } else {
                     out.append("      \(placement)")
+                    if s.hashCounted { out.append("      \(hashNote)") }
                 }
             case .window(let i):
                 let w = plan.windows[i]
@@ -127,10 +128,13 @@ public enum PlanPrinter {
                 }
                 out.append("      \(when) \(target)")
                 out.append("      \(placement)")
+                if s.hashCounted { out.append("      \(hashNote)") }
             }
         }
         return out.joined(separator: "\n") + "\n"
     }
+
+    static let hashNote = "GROUP BY counted in a hash table, not sorted (hash_count = on)"
 
     static func every(_ slide: Int64, _ bi: Int64) -> String {
         slide == bi ? "every batch" : "every \(Units.formatDuration(slide)) (\(slide / bi) batches)"

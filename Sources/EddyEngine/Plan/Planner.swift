@@ -13,12 +13,19 @@ public final class PreparedJob {
     let streamInserts: [Statement]
     /// Per-batch statements, by `PlannedStatement.index`.
     let statements: [Statement]
+    /// The hash count that replaces a stream's INSERT (a statement), when
+    /// its query has that shape (HashCounting.swift).
+    let streamCounts: [HashCounted?]
+    let statementCounts: [HashCounted?]
 
-    init(plan: Plan, database: Database, streamInserts: [Statement], statements: [Statement]) {
+    init(plan: Plan, database: Database, streamInserts: [Statement], statements: [Statement],
+         streamCounts: [HashCounted?], statementCounts: [HashCounted?]) {
         self.plan = plan
         self.database = database
         self.streamInserts = streamInserts
         self.statements = statements
+        self.streamCounts = streamCounts
+        self.statementCounts = statementCounts
     }
 }
 
@@ -66,6 +73,8 @@ public struct Planner {
     var errors: [JobError] = []
     var streamInserts: [Statement] = []
     var statements: [Statement] = []
+    var streamCounts: [HashCounted?] = []
+    var statementCounts: [HashCounted?] = []
     /// Per-batch steps with the file position of their statement: the two
     /// passes find them out of order, and they run in file order.
     var orderedSteps: [(position: Int, step: BatchStep)] = []
@@ -148,7 +157,8 @@ public struct Planner {
             JobWarnings.warn("\(sink.location): sink \(sink.name) is never written to (no INSERT INTO \(sink.name) ...)")
         }
         if !errors.isEmpty { throw JobErrors(errors) }
-        return PreparedJob(plan: plan, database: db, streamInserts: streamInserts, statements: statements)
+        return PreparedJob(plan: plan, database: db, streamInserts: streamInserts, statements: statements,
+                           streamCounts: streamCounts, statementCounts: statementCounts)
     }
 
     // MARK: settings
@@ -198,11 +208,22 @@ public struct Planner {
         for r in reads.sorted() {
             if case .window(let w) = plan.relations[r] { windows.append(w) }
         }
-        let planned = PlannedStatement(index: plan.statements.count, sql: s.sql, location: statement.location,
+        var planned = PlannedStatement(index: plan.statements.count, sql: s.sql, location: statement.location,
                                        access: access, slide: slide, isOutput: prepared.columnCount > 0,
                                        windows: windows.sorted(), sink: sinkIndex, rowsFrom: split?.stream)
+        var counted: HashCounted?
+        if split == nil {
+            if s.keyword == "SELECT" {
+                counted = hashCounted(s.sql, access: access, location: statement.location, db)
+            } else if let parts = s.insertTarget?.split {
+                counted = hashCounted(parts.rows, prefix: parts.verb + " ", suffix: parts.tail.isEmpty ? "" : " " + parts.tail,
+                                      access: access, location: statement.location, db)
+            }
+        }
+        planned.hashCounted = counted != nil
         plan.statements.append(planned)
         statements.append(prepared)
+        statementCounts.append(counted)
         orderedSteps.append((position, .statement(planned.index)))
     }
 

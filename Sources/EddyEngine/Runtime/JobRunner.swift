@@ -278,7 +278,13 @@ public final class JobRunner {
                 try writing(stream.name, "stream", stream.location, time) { try clear.run() }
             }
             do {
-                try db.asJob { () throws(SQLiteError) in try prepared.streamInserts[i].run() }
+                try db.asJob { () throws(SQLiteError) in
+                    if let counted = prepared.streamCounts[i], try counted.counter.fill() {
+                        try counted.statement.run()
+                    } else {
+                        try prepared.streamInserts[i].run()
+                    }
+                }
             } catch {
                 throw BatchFailure(location: triggerLocation(stream.name) ?? stream.location, time: time, error: error)
             }
@@ -304,9 +310,13 @@ public final class JobRunner {
             } else {
                 db.context.window = nil
             }
-            let statement = prepared.statements[i]
             defer { outcome.statementsRun += 1 }
             do {
+                var statement = prepared.statements[i]
+                if let counted = prepared.statementCounts[i],
+                   try db.asJob({ () throws(SQLiteError) in try counted.counter.fill() }) {
+                    statement = counted.statement
+                }
                 guard planned.isOutput else {
                     try db.asJob { () throws(SQLiteError) in try statement.run() }
                     // sqlite3_changes counts only INSERT, UPDATE and DELETE.

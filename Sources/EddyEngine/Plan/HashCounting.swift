@@ -1,0 +1,230 @@
+import EddyCore
+import EddyJob
+import EddySQL
+
+/// A word count, the first query a user writes, is `SELECT word, count(*)
+/// FROM ... GROUP BY word`, and SQLite answers it by sorting every row: two
+/// thirds of a lane's time go to that sort. For a per-batch query of that
+/// shape, eddy counts the rows per key in a hash table (EddySQL's
+/// `HashGroupCount`) and runs, instead of the query, one that reads the
+/// groups from a table in key order:
+///
+///     SELECT batch_time() AS t, s.value AS word, count(*) AS n
+///       FROM lines, split(lines.line, ' ') AS s GROUP BY s.value
+///   becomes, after `SELECT s.value FROM lines, split(lines.line, ' ') AS s`
+///   is counted into eddy_hash_line_N (k, n):
+///     SELECT batch_time() AS "t", eddy_g.k AS "word", eddy_g.n AS "n"
+///       FROM main.eddy_hash_line_N AS eddy_g ORDER BY eddy_g.k
+///
+/// The rows are the same, in the same order:
+/// - the groups are SQLite's: the key is evaluated over the same FROM and
+///   WHERE, and grouped as `GROUP BY` groups values with the BINARY
+///   collation (a batch with a key that hashing could not group the same
+///   way, a REAL or a BLOB, runs the query as written);
+/// - SQLite's `GROUP BY` emits its groups in its sorter's order, and
+///   `ORDER BY` over the groups sorts them with the same comparison;
+/// - every column is the group's key, its `count(*)`, or an expression
+///   that reads no column and no aggregate, which means the same in both;
+/// - the columns keep the names SQLite gave them.
+///
+/// A query is rewritten only when all of this can be checked:
+/// - a plain `SELECT ... FROM ... [WHERE ...] GROUP BY <one term>`: no
+///   WITH, DISTINCT, HAVING, ORDER BY, LIMIT, WINDOW or compound;
+/// - the term is not a column number, and the key query compiles (a term
+///   that names a result alias does not: SQLite resolves a name to a column
+///   of the FROM before an alias, and the query is left alone);
+/// - SQLite's own program for the query opens one sorter, on one BINARY
+///   key (`EXPLAIN`): the term's collation, and that nothing else sorts;
+/// - it calls neither random() nor randomblob().
+/// `SET hash_count = off` turns it off (tests compare both answers).
+struct HashCounted {
+    let counter: HashGroupCount
+    /// The step's statement over the groups.
+    let statement: Statement
+}
+
+extension Planner {
+    /// The statement that reads `query`'s groups from a hash count, with
+    /// `prefix` before it (`INSERT INTO main.s ` for a stream) and `suffix`
+    /// after it (an upsert's `ON CONFLICT ...`), or nil when the query is not
+    /// of the shape above.
+    func hashCounted(_ query: SQLFragment, prefix: String = "", suffix: String = "", access: TableAccess,
+                     location: SourceLocation, _ db: Database) -> HashCounted? {
+        guard plan.settings.hashCount, access.functions.isDisjoint(with: ["random", "randomblob"]),
+              let names = try? db.asJob({ () throws(SQLiteError) in try db.prepare(query.text, persistent: false) }).columnNames,
+              let shape = GroupCountShape(query.text, columnNames: names), Self.sortsOnOneBinaryKey(query.text, db) else { return nil }
+        var columns: [String] = []
+        for (item, name) in zip(shape.items, names) {
+            let expression: String
+            switch item {
+            case .key: expression = "eddy_g.k"
+            case .count: expression = "eddy_g.n"
+            case .other(let text):
+                // Compiles with no FROM, and in a WHERE: reads no column, and is no aggregate.
+                let probe = "SELECT 1 WHERE (\(text)) IS NULL OR 1"
+                guard (try? db.asJob({ () throws(SQLiteError) in try db.prepare(probe, persistent: false) })) != nil else { return nil }
+                expression = "(\(text))"
+            }
+            columns.append("\(expression) AS \(quoteIdentifier(name))")
+        }
+        var table = "eddy_hash_line_\(location.line)"
+        while plan.relations[table] != nil || (try? db.tableExists(table)) != false { table += "_" }
+        let qualified = "main.\(quoteIdentifier(table))"
+        do {
+            try db.execute("CREATE TABLE \(qualified) (k, n)")
+        } catch {
+            return nil
+        }
+        do {
+            let counter = try HashGroupCount(keysSQL: shape.keysSQL, table: qualified, database: db)
+            let sql = prefix + "SELECT " + columns.joined(separator: ", ") + " FROM \(qualified) AS eddy_g ORDER BY eddy_g.k" + suffix
+            let statement = try db.asJob { () throws(SQLiteError) in try db.prepare(sql) }
+            db.reserve(table: table, as: "eddy's hash count of line \(location.line)")
+            return HashCounted(counter: counter, statement: statement)
+        } catch {
+            try? db.execute("DROP TABLE \(qualified)")
+            return nil
+        }
+    }
+
+    /// Whether SQLite's program for `query` opens exactly one sorter, on one
+    /// key with the BINARY collation (`k(1,B)`; a descending or NOCASE key
+    /// reads otherwise).
+    static func sortsOnOneBinaryKey(_ query: String, _ db: Database) -> Bool {
+        guard let explain = try? db.asJob({ () throws(SQLiteError) in try db.prepare("EXPLAIN " + query, persistent: false) }) else {
+            return false
+        }
+        defer { explain.reset() }
+        var sorters: [String] = []
+        do {
+            while try explain.step() {
+                let opcode = explain.string(1) ?? ""
+                if opcode == "SorterOpen" || opcode == "OpenEphemeral" || opcode == "OpenAutoindex" {
+                    sorters.append(opcode == "SorterOpen" ? (explain.string(5) ?? "") : opcode)
+                }
+            }
+        } catch {
+            return false
+        }
+        return sorters == ["k(1,B)"]
+    }
+}
+
+/// The parts of `SELECT items FROM ... [WHERE ...] GROUP BY term` that a hash
+/// count needs, from the query's tokens; nil for any other shape.
+struct GroupCountShape {
+    enum Item: Equatable {
+        case key
+        case count
+        /// An expression that must read no column (checked by compiling it).
+        case other(String)
+    }
+
+    var items: [Item]
+    /// `SELECT term FROM ... [WHERE ...]`.
+    var keysSQL: String
+
+    /// `columnNames`: SQLite's names of the query's columns, which tell an
+    /// alias without AS (`s.value word`) from an expression's last word
+    /// (`x NOTNULL`).
+    init?(_ text: String, columnNames: [String]) {
+        guard let tokens = try? Lexer(text: text, map: LineMap(file: "", text: text)).tokenize(),
+              let first = tokens.first, first.isKeyword("SELECT") else { return nil }
+        let bytes = Array(text.utf8)
+        func source(_ range: Range<Int>) -> String {
+            guard let a = range.first, let b = range.last else { return "" }
+            return String(decoding: bytes[tokens[a].start..<tokens[b].end], as: UTF8.self)
+        }
+        // Top-level clause keywords, by token index.
+        var depth = 0
+        var from: Int?
+        var group: Int?
+        for (i, t) in tokens.enumerated() {
+            if t.isPunct("(") { depth += 1; continue }
+            if t.isPunct(")") { depth -= 1; continue }
+            guard depth == 0, t.kind == .word else { continue }
+            switch t.value.uppercased() {
+            case "SELECT" where i > 0: return nil
+            case "DISTINCT" where i == 1, "ALL" where i == 1: return nil
+            case "FROM":
+                // `a IS DISTINCT FROM b` is an operator, not the clause.
+                if from != nil || (i > 0 && tokens[i - 1].isKeyword("DISTINCT")) { return nil }
+                from = i
+            case "GROUP":
+                guard group == nil, i + 1 < tokens.count, tokens[i + 1].isKeyword("BY") else { return nil }
+                group = i
+            case "HAVING", "ORDER", "LIMIT", "WINDOW", "UNION", "INTERSECT", "EXCEPT", "VALUES", "OVER", "FILTER":
+                return nil
+            default: break
+            }
+        }
+        guard depth == 0, let from, let group, from > 1, group > from + 1 else { return nil }
+        let term = Array(tokens[(group + 2)...])
+        guard !term.isEmpty, !(term.count == 1 && term[0].kind == .number),
+              !Self.hasTopLevelComma(term[...]) else { return nil }
+
+        var items: [Item] = []
+        var start = 1
+        var d = 0
+        for i in 1...from {
+            let t = tokens[i]
+            if t.isPunct("(") { d += 1 } else if t.isPunct(")") { d -= 1 }
+            guard i == from || (d == 0 && t.isPunct(",")) else { continue }
+            let item = Array(tokens[start..<i])
+            guard !item.isEmpty, items.count < columnNames.count else { return nil }
+            let expression = Self.withoutAlias(item, name: columnNames[items.count])
+            guard !expression.isEmpty else { return nil }
+            if Self.same(expression, term) {
+                items.append(.key)
+            } else if Self.isCountStar(expression) {
+                items.append(.count)
+            } else {
+                items.append(.other(String(decoding: bytes[expression[0].start..<expression[expression.count - 1].end], as: UTF8.self)))
+            }
+            start = i + 1
+        }
+        guard items.count == columnNames.count, items.contains(.count) else { return nil }
+        self.items = items
+        keysSQL = "SELECT " + source((group + 2)..<tokens.count) + " " + source(from..<group)
+    }
+
+    /// `count(*)`, in any case.
+    static func isCountStar(_ e: [Token]) -> Bool {
+        e.count == 4 && e[0].kind == .word && e[0].value.lowercased() == "count" && e[1].isPunct("(")
+            && e[2].isPunct("*") && e[3].isPunct(")")
+    }
+
+    /// An item's expression: without `AS name`, or without a trailing bare
+    /// name that SQLite named the column after (`s.value word`; the column
+    /// of `1 NOTNULL` is named "1 NOTNULL", and NOTNULL is no alias).
+    static func withoutAlias(_ item: [Token], name: String) -> [Token] {
+        let n = item.count
+        if n >= 3, item[n - 2].isKeyword("AS"), item[n - 1].isName { return Array(item[..<(n - 2)]) }
+        if n >= 2, item[n - 1].isName, item[n - 1].value == name, !item[n - 2].isPunct(".") {
+            return Array(item[..<(n - 1)])
+        }
+        return item
+    }
+
+    /// Token by token; names without regard to case, as SQLite reads them.
+    static func same(_ a: [Token], _ b: [Token]) -> Bool {
+        guard a.count == b.count else { return false }
+        for (x, y) in zip(a, b) {
+            guard x.kind == y.kind else { return false }
+            if x.kind == .word || x.kind == .quotedName {
+                guard x.value.lowercased() == y.value.lowercased() else { return false }
+            } else if x.value != y.value {
+                return false
+            }
+        }
+        return true
+    }
+
+    static func hasTopLevelComma(_ tokens: ArraySlice<Token>) -> Bool {
+        var depth = 0
+        for t in tokens {
+            if t.isPunct("(") { depth += 1 } else if t.isPunct(")") { depth -= 1 } else if depth == 0 && t.isPunct(",") { return true }
+        }
+        return false
+    }
+}
