@@ -36,10 +36,13 @@ import subprocess
 import sys
 import time
 
+# Spark's best rates so far: word count 150k-450k, window below 25k-100k,
+# running totals 100k-250k; eddy's 300k-800k since hash counting. The rungs
+# are close where Spark tops out, and wider above, where only eddy climbs.
 LADDERS = {
-    "wordcount": [100_000, 150_000, 200_000, 250_000, 300_000, 375_000, 450_000, 550_000],
-    "window": [25_000, 50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 375_000],
-    "state": [50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 375_000],
+    "wordcount": [100_000, 150_000, 200_000, 250_000, 300_000, 375_000, 450_000, 550_000, 650_000, 800_000, 1_000_000],
+    "window": [25_000, 50_000, 100_000, 200_000, 300_000, 450_000, 650_000, 800_000, 1_000_000],
+    "state": [50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 375_000, 450_000, 650_000, 800_000, 1_000_000],
 }
 # eddy_bench.py's query and spark_dstream.py's mode for each workload.
 EDDY_QUERY = {"wordcount": "groupby", "window": "window", "state": "state"}
@@ -131,7 +134,7 @@ def cpu_idle(seconds=1.0):
 def wait_quiet(log_to=sys.stdout, limit=60):
     """Waits (at most `limit` s) until the cores are 90% idle: a JVM that is
     still exiting, or another job on a shared machine, takes from one side of
-    the lanes ratio only. Returns the idle fraction it started at."""
+    the lanes ratio only. Returns the last idle fraction it measured."""
     deadline = time.monotonic() + limit
     idle = cpu_idle()
     while idle < 0.9 and time.monotonic() < deadline:
@@ -206,8 +209,15 @@ def main():
     p.add_argument("--slack", type=float, default=10, help="each run lasts seconds + slack")
     p.add_argument("--lane-rounds", type=int, default=5)
     p.add_argument("--out", default="sidebyside-out")
+    p.add_argument("--from-json", help="print the table of an earlier invocation's sidebyside.json, running nothing")
     a = p.parse_args()
     a.out = os.path.abspath(a.out)
+    if a.from_json:
+        with open(a.from_json) as f:
+            saved = json.load(f)
+        workloads = [w for w in LADDERS if any(r["workload"] == w for r in saved["runs"])]
+        print_table(saved["runs"], workloads, saved["lanes"], saved.get("date", "?"), a.seconds)
+        return
     a.eddy = os.path.abspath(a.eddy)
     if not os.path.isfile(os.path.join(a.peers, "spark_bench.py")):
         sys.exit("sidebyside: no peer tools at %s (--peers DIR)" % a.peers)
@@ -223,38 +233,65 @@ def main():
               % (r["system"], r["workload"], r["rate"], r["keeps_up"], fmt(r["processing_p50"]), fmt(r["processing_p95"]),
                  fmt(r["total_p50"]), fmt(r["total_p95"]), fmt(r["peak_rss_mb"])), flush=True)
 
-    rows, everything = [], []
-    for w in filter(None, a.workloads.split(",")):  # --workloads "": the lanes ratio alone
-        spark_runs, spark_best = climb(lambda r: run_spark(a, spark_bench, w, r), LADDERS[w], log)
-        eddy_runs, eddy_best = climb(lambda r: run_eddy(a, eddy_bench, w, r), LADDERS[w], log)
-        everything += spark_runs + eddy_runs
-        rows.append((w, spark_best, eddy_best, spark_runs, eddy_runs))
+    everything = []
+    workloads = list(filter(None, a.workloads.split(",")))  # --workloads "": the lanes ratio alone
+    for w in workloads:
+        everything += climb(lambda r: run_spark(a, spark_bench, w, r), LADDERS[w], log)[0]
+        everything += climb(lambda r: run_eddy(a, eddy_bench, w, r), LADDERS[w], log)[0]
     lanes = lanes_ratio(a)
+    date = time.strftime("%Y-%m-%d")
     with open(os.path.join(a.out, "sidebyside.json"), "w") as f:
-        json.dump({"runs": everything, "lanes": lanes, "date": time.strftime("%Y-%m-%d")}, f, indent=1)
+        json.dump({"runs": everything, "lanes": lanes, "date": date}, f, indent=1)
+    print_table(everything, workloads, lanes, date, a.seconds)
 
-    print("\n%s, %d s of load per rate, 10-word lines, vocabulary 1000, 1 s batches\n" % (time.strftime("%Y-%m-%d"), a.seconds))
+
+def print_table(everything, workloads, lanes, date, seconds):
+    """The table, from every run in climbing order: each system's best rate is
+    its last run that kept up (a rung failed once and passed on its retry
+    counts)."""
+    print("\n%s, %d s of load per rate, 10-word lines, vocabulary 1000, 1 s batches\n" % (date, seconds))
     print("| workload | system | keeps up at (lines/s) | p50 / p95 at that rate (ms) | peak RSS (MB) | first batch (s) |")
     print("|---|---|---|---|---|---|")
-    for w, sb, eb, sruns, eruns in rows:
-        for name, best, runs, delay in (("Spark 3.5 JVM, local[2]", sb, sruns, "processing"), ("eddy", eb, eruns, "total")):
+    for w in workloads:
+        best, peaks = {}, {}
+        for system, name, delay in (("spark", "Spark 3.5 JVM, local[2]", "processing"), ("eddy", "eddy", "total")):
+            runs = [r for r in everything if r["system"] == system and r["workload"] == w]
+            kept = [r for r in runs if r["keeps_up"]]
+            best[system] = kept[-1] if kept else None
             # RSS at the best rate kept up with: a run far behind holds its backlog.
-            peak = (best or max(runs, key=lambda r: r["peak_rss_mb"] or 0))["peak_rss_mb"] or 0
+            peaks[system] = ((best[system] or max(runs, key=lambda r: r["peak_rss_mb"] or 0, default={})).get("peak_rss_mb")
+                             if runs else None) or 0
             first = statistics.median([r["first_batch_s"] for r in runs if r["first_batch_s"]] or [0])
-            if best:
-                kept = "%d" % best["rate"] + (" (the top of the ladder)" if best["rate"] == LADDERS[w][-1] else "")
-                p50, p95 = best["%s_p50" % delay], best["%s_p95" % delay]
-                lat = "%s / %s %s" % (fmt(p50), fmt(p95), delay)
+            if best[system]:
+                b = best[system]
+                rate = "%d" % b["rate"] + (" (the top of the ladder)" if b["rate"] == LADDERS[w][-1] else "")
+                lat = "%s / %s %s" % (fmt(b["%s_p50" % delay]), fmt(b["%s_p95" % delay]), delay)
             else:
-                kept, lat = "below %d" % LADDERS[w][0], "–"
-            print("| %s | %s | %s | %s | %s | %.1f |" % (w, name, kept, lat, fmt(float(peak)), first))
+                rate, lat = "below %d" % LADDERS[w][0], "–"
+            print("| %s | %s | %s | %s | %s | %.1f |" % (w, name, rate, lat, fmt(float(peaks[system])), first))
+        sb, eb = best["spark"], best["eddy"]
         ratio = (eb["rate"] / sb["rate"]) if eb and sb else None
-        print("| %s | eddy ÷ Spark | %s | | | |" % (w, "%.2f×" % ratio if ratio else "–"))
+        print("| %s | eddy ÷ Spark | %s | | %s | |" % (w, "%.2f×" % ratio if ratio else "–", rss_ratios(everything, w, sb, peaks)))
     print("\neddy word count over the same replayed 2M lines (100k per batch), median of %d rounds: "
           "1 lane %d lines/s, 2 lanes %d lines/s: %.2f×; peak RSS 1 lane %.1f MB, 2 lanes %.1f MB"
-          % (a.lane_rounds, lanes["p1_lines_per_s"], lanes["p2_lines_per_s"], lanes["ratio"],
-             lanes["p1_peak_rss_mb"], lanes["p2_peak_rss_mb"]))
-    print("rounds, lines/s: 1 lane %s; 2 lanes %s" % (lanes["rounds"][1], lanes["rounds"][2]))
+          % (len(lanes["rounds"]["1"] if "1" in lanes["rounds"] else lanes["rounds"][1]),
+             lanes["p1_lines_per_s"], lanes["p2_lines_per_s"], lanes["ratio"], lanes["p1_peak_rss_mb"], lanes["p2_peak_rss_mb"]))
+    rounds = {str(k): v for k, v in lanes["rounds"].items()}
+    print("rounds, lines/s: 1 lane %s; 2 lanes %s" % (rounds["1"], rounds["2"]))
+
+
+def rss_ratios(everything, w, spark_best, peaks):
+    """eddy's peak RSS ÷ Spark's: at each one's best rate, and on the same
+    load (eddy's run at Spark's best rate), where eddy is not carrying many
+    times Spark's lines."""
+    at_best = "%.2f at each one's best rate" % (peaks["eddy"] / peaks["spark"]) if peaks["spark"] else "–"
+    if not spark_best:
+        return at_best
+    same = [r for r in everything if r["system"] == "eddy" and r["workload"] == w and r["rate"] == spark_best["rate"] and r["keeps_up"]]
+    if not same or not spark_best["peak_rss_mb"]:
+        return at_best
+    return "%s; %.2f on the same load (%d lines/s: %s MB)" % (at_best, same[-1]["peak_rss_mb"] / spark_best["peak_rss_mb"],
+                                                            spark_best["rate"], fmt(float(same[-1]["peak_rss_mb"])))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ import Glibc
 /// REAL or BLOB key is not counted here: `fill` says so, and the caller runs
 /// the query as written.
 ///
+/// SQLite's sort spills to a temp file beyond `sort_memory`; a hash table
+/// cannot. So a batch whose groups would take more than `memoryLimit` is
+/// not counted here either, and one that took more than a few MB gives the
+/// memory back when it is done.
+///
 /// Owned by the lane that prepared it.
 public final class HashGroupCount {
     /// `SELECT key FROM ... WHERE ...`: the query's rows, its key alone.
@@ -25,12 +30,14 @@ public final class HashGroupCount {
     private let insert: Statement
     private var texts = TextCounts()
     private var integers: [Int64: Int64] = [:]
+    private let memoryLimit: Int
 
     deinit { texts.deallocate() }
 
     /// `keysSQL` selects the key of every row the query groups; `table` has
     /// columns `(k, n)` without affinity, so a key is stored as it came.
-    public init(keysSQL: String, table: String, database: Database) throws(SQLiteError) {
+    public init(keysSQL: String, table: String, memoryLimit: Int, database: Database) throws(SQLiteError) {
+        self.memoryLimit = memoryLimit
         keys = try database.asJob { () throws(SQLiteError) in try database.prepare(keysSQL) }
         clear = try database.prepare("DELETE FROM \(table)")
         insert = try database.prepare("INSERT INTO \(table) (k, n) VALUES (?1, ?2)")
@@ -38,7 +45,7 @@ public final class HashGroupCount {
 
     /// Counts this batch's rows by key and leaves one row per group in the
     /// table. false, with the table left as it was, when a key is a REAL or
-    /// a BLOB (see the type's comment).
+    /// a BLOB, or the groups outgrow `memoryLimit` (see the type's comment).
     public func fill() throws(SQLiteError) -> Bool {
         // Counted in locals: a stored property would be checked for
         // exclusive access at every row.
@@ -46,12 +53,17 @@ public final class HashGroupCount {
         var integers: [Int64: Int64] = [:]
         swap(&integers, &self.integers)
         defer {
+            if texts.footprint > Self.keptFootprint {
+                texts.deallocate()
+                texts = TextCounts()
+            }
+            if integers.count > Self.keptFootprint / 32 { integers = [:] }
             // The buffers may have moved as they grew.
             self.texts = texts
             swap(&integers, &self.integers)
         }
         texts.removeAll()
-        integers.removeAll(keepingCapacity: integers.count < 65_536)
+        integers.removeAll(keepingCapacity: true)
         var nulls: Int64 = 0
         defer { keys.reset() }
         let handle = keys.handle
@@ -65,8 +77,10 @@ public final class HashGroupCount {
                 let p = sqlite3_value_blob(value)
                 let n = Int(sqlite3_value_bytes(value))
                 texts.count(UnsafeBufferPointer(start: p?.assumingMemoryBound(to: UInt8.self), count: p == nil ? 0 : n))
+                if texts.footprint + integers.count * 32 > memoryLimit { return false }
             case SQLITE_INTEGER:
                 integers[sqlite3_value_int64(value), default: 0] += 1
+                if texts.footprint + integers.count * 32 > memoryLimit { return false }
             case SQLITE_NULL:
                 nulls += 1
             default:
@@ -93,6 +107,9 @@ public final class HashGroupCount {
         insert.clearBindings()
         return true
     }
+
+    /// What a lane keeps between batches: enough for a few hundred thousand keys.
+    static let keptFootprint = 8 << 20
 }
 
 /// Text keys and their counts: open addressing over the keys' bytes, which
@@ -122,6 +139,9 @@ struct TextCounts {
         entries = .allocate(capacity: entryCapacity)
         bytes = .allocate(capacity: byteCapacity)
     }
+
+    /// Bytes held, about (a Dictionary's entry is counted as 32 by the caller).
+    var footprint: Int { slotCount * 4 + entryCapacity * MemoryLayout<Entry>.stride + byteCapacity }
 
     func deallocate() {
         slots.deallocate()

@@ -76,7 +76,8 @@ extension Planner {
             return nil
         }
         do {
-            let counter = try HashGroupCount(keysSQL: shape.keysSQL, table: qualified, database: db)
+            let counter = try HashGroupCount(keysSQL: shape.keysSQL, table: qualified, memoryLimit: Self.hashCountMemory(plan.settings),
+                                             database: db)
             let sql = prefix + "SELECT " + columns.joined(separator: ", ") + " FROM \(qualified) AS eddy_g ORDER BY eddy_g.k" + suffix
             let statement = try db.asJob { () throws(SQLiteError) in try db.prepare(sql) }
             db.reserve(table: table, as: "eddy's hash count of line \(location.line)")
@@ -85,6 +86,13 @@ extension Planner {
             try? db.execute("DROP TABLE \(qualified)")
             return nil
         }
+    }
+
+    /// The most a lane's hash count may hold before a batch is left to
+    /// SQLite's sort, which spills to disk instead: 32 × `sort_memory`,
+    /// 64MB by default (half a million distinct ten-byte keys take about 32MB).
+    static func hashCountMemory(_ settings: Settings) -> Int {
+        Int(clamping: settings.sortMemory * 32)
     }
 
     /// Whether SQLite's program for `query` opens exactly one sorter, on one

@@ -312,17 +312,20 @@ public final class JobRunner {
             }
             defer { outcome.statementsRun += 1 }
             do {
-                var statement = prepared.statements[i]
-                if let counted = prepared.statementCounts[i],
-                   try db.asJob({ () throws(SQLiteError) in try counted.counter.fill() }) {
-                    statement = counted.statement
+                // One statement of the job, for statement_timeout: the hash count and the query over its groups.
+                let (statement, rendered) = try db.asJob { () throws -> (Statement, RenderedOutput?) in
+                    var statement = prepared.statements[i]
+                    if let counted = prepared.statementCounts[i], try counted.counter.fill() { statement = counted.statement }
+                    guard planned.isOutput else {
+                        try statement.run()
+                        return (statement, nil)
+                    }
+                    return (statement, try StdoutSink.render(statement, format: format))
                 }
-                guard planned.isOutput else {
-                    try db.asJob { () throws(SQLiteError) in try statement.run() }
+                guard let output = rendered else {
                     // sqlite3_changes counts only INSERT, UPDATE and DELETE.
                     return StepRun(rowsOut: statement.isReadOnly ? nil : Int64(db.changes))
                 }
-                let output = try db.asJob { try StdoutSink.render(statement, format: format) }
                 if let stdout { try stdout.write(output) }
                 return StepRun(output: output, rowsOut: Int64(output.rows))
             } catch let closed as OutputClosed {
