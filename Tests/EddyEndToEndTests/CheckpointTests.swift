@@ -235,11 +235,14 @@ import EddyBlocks
         try dir.write("job.sql", """
             SET stop_timeout = '1s';
             CREATE SOURCE lines WITH (connector = 'generator', rate = 100);
-            SELECT count(*), (SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000) SELECT x FROM c)) FROM lines;
+            SELECT count(*), (SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 40000000) SELECT x FROM c)) FROM lines;
             """)
         let eddy = try EddyProcess(["run", dir.path + "/job.sql", "--checkpoint", dir.path + "/ckpt"])
-        // Generous: each batch counts 10 million rows, three at a time on
-        // three lanes, and a sanitized eddy (scripts/sanitize.sh) is slower.
+        // Each batch counts 40 million rows: about 4 s on a fast machine, so
+        // the batches still to finish at the stop take longer than its 1 s
+        // (10 million took under 1 s there, and the stop finished in time).
+        // Generous: three batches at a time on three lanes, and a sanitized
+        // eddy (scripts/sanitize.sh) is slower.
         #expect(eventually(timeout: 90) { eddy.currentStderr.contains("batch=") || eddy.currentStderr.contains("checkpoint") || !eddy.process.isRunning })
         usleep(300_000)
         let t0 = Date()

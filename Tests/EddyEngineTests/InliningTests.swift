@@ -45,6 +45,27 @@ import Testing
         #expect(a.flatMap(\.rows).contains(["a", "7", "1"]) && a.flatMap(\.rows).contains(["z", "19", "1"]))
     }
 
+    /// A stream's table compares its columns with BINARY (`CREATE TABLE ...
+    /// AS` keeps no collation); a view would keep `COLLATE NOCASE` from
+    /// the query, and the reader's `GROUP BY` would merge 'A' and 'a'.
+    @Test func aColumnWithACollationKeepsTheStreamATable() throws {
+        let query = """
+            CREATE STREAM folded AS SELECT k COLLATE NOCASE AS w FROM s;
+            SELECT w, count(*) FROM folded GROUP BY w;
+            """
+        #expect(try inlined(query) == ["folded": nil])
+        let plain = """
+            CREATE STREAM plain AS SELECT k COLLATE BINARY AS w FROM s;
+            SELECT w, count(*) FROM plain GROUP BY w;
+            """
+        #expect(try inlined(plain) == ["plain": 1])
+        let cased = ["s": [1: "a,1\nA,2\na,3\n", 2: "B,1\nb,2\n"]]
+        for hash in ["on", "off"] {
+            let out = try Replay.run(source + query, inputs: cased, settings: [("hash_count", hash)])
+            #expect(out.table.batches.map { $0.rows } == [[["A", "1"], ["a", "2"]], [["B", "1"], ["b", "1"]]], "\(out.output)")
+        }
+    }
+
     @Test func aStreamStaysATableWhenInliningCouldChangeAnAnswer() throws {
         // Two readers.
         #expect(try inlined("""

@@ -16,7 +16,11 @@ import EddySQL
 ///   its emissions; a view would not);
 /// - a step between the two writes something the stream reads (the view
 ///   would see that change; the table was filled before it);
-/// - its query calls a function whose value differs per call (random()).
+/// - its query calls a function whose value differs per call (random());
+/// - a column of its query has a collation other than BINARY (`k COLLATE
+///   NOCASE AS word`), or eddy cannot tell: a view keeps it, and the
+///   reader's `GROUP BY word` or `=` would follow it, where the table's
+///   column, made by `CREATE TABLE ... AS`, compares with BINARY.
 extension Planner {
     mutating func inlineStreams(_ db: Database) {
         let varying: Set<String> = ["random", "randomblob"]
@@ -34,6 +38,7 @@ extension Planner {
             if plan.lanes > 1 && plan.placements[at].isLane != plan.placements[reader].isLane { continue }
             let between = plan.steps[(at + 1)..<reader]
             if between.contains(where: { !writes($0).isDisjoint(with: stream.access.reads) }) { continue }
+            if !Self.collatesAsATable(stream.query.text, db) { continue }
             // eddy's own change of its own objects: the table goes, a view of the
             // same name takes its place, and the reader's prepared statement
             // compiles again against it the next time it runs.
@@ -48,6 +53,25 @@ extension Planner {
                 JobWarnings.warn("\(stream.location): stream \(stream.name) is kept as a table: \(error.message)")
             }
         }
+    }
+
+    /// Whether every column of `query` compares with BINARY, as the
+    /// stream's table does. SQLite says which collation each column sorts
+    /// with in the key of `ORDER BY 1, 2, ...` over the query (`EXPLAIN`:
+    /// `k(2,B,NOCASE)`); when it shows no such key, the answer is no.
+    static func collatesAsATable(_ query: String, _ db: Database) -> Bool {
+        guard let n = try? db.asJob({ () throws(SQLiteError) in try db.prepare(query, persistent: false) }).columnCount,
+              n > 0 else { return false }
+        let order = (1...n).map(String.init).joined(separator: ", ")
+        let sql = "EXPLAIN SELECT * FROM (\(query)) ORDER BY \(order)"
+        guard let explain = try? db.asJob({ () throws(SQLiteError) in try db.prepare(sql, persistent: false) }) else { return false }
+        defer { explain.reset() }
+        let binary = "k(\(n)," + Array(repeating: "B", count: n).joined(separator: ",") + ")"
+        var keys: [String] = []
+        while (try? explain.step()) == true {
+            if let p4 = explain.string(5), p4.hasPrefix("k(\(n),") { keys.append(p4) }
+        }
+        return !keys.isEmpty && keys.allSatisfy { $0 == binary }
     }
 
     private func reads(_ step: BatchStep) -> Set<String> {
