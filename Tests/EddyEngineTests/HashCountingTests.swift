@@ -113,7 +113,11 @@ import Testing
         let left = [
             "SELECT k, count(*) FROM s GROUP BY k HAVING count(*) > 1;",
             "SELECT k, count(*) FROM s GROUP BY k ORDER BY count(*) DESC, k;",
-            "SELECT k, count(*) FROM s GROUP BY k LIMIT 2;",
+            "SELECT k, count(*) AS n FROM s GROUP BY k ORDER BY n DESC LIMIT 2;",
+            "SELECT k, count(*) FROM s GROUP BY k ORDER BY \"count(*)\", k;",
+            "SELECT k, count(*) FROM s GROUP BY k ORDER BY k COLLATE NOCASE;",
+            "SELECT k, count(*) FROM s GROUP BY k ORDER BY lower(k), k;",
+            "SELECT k, count(*) AS k FROM s GROUP BY k ORDER BY k;",
             "SELECT k, count(*) FROM s GROUP BY 1;",
             "SELECT k, v, count(*) FROM s GROUP BY k, v;",
             "SELECT k, sum(v) FROM s GROUP BY k;",
@@ -140,6 +144,30 @@ import Testing
         #expect(try counted(aliased) == [true])
         let out = try sameEverywhere(aliased)
         #expect(out.contains("NULL NOTNULL") && out.contains("word"), "\(out)")
+    }
+
+    /// The top-N word count of `sql/quickstart.sql`: an ORDER BY of result
+    /// columns that includes the key, and a LIMIT.
+    @Test func anOrderByThatIncludesTheKeyAndALimitAreKept() throws {
+        let kept = [
+            "SELECT k AS word, count(*) AS n FROM s GROUP BY k ORDER BY n DESC, word LIMIT 3;",
+            "SELECT k, count(*) AS n FROM s GROUP BY k ORDER BY n DESC, k;",
+            "SELECT count(*), k FROM s GROUP BY k ORDER BY 1 DESC, 2 DESC NULLS LAST LIMIT 2 OFFSET 1;",
+            "SELECT k, count(*) FROM s GROUP BY k LIMIT 2;",
+        ]
+        let ties = ["s": [1: "b,1\na,2\nb,3\nc,4\nd,5\nd,6\n,7\n,8\n", 2: "z,5\ny,7\nx,1\n", 4: "q,1\n"]]
+        for sql in kept {
+            #expect(try counted(sql + "\n") == [true], "\(sql)")
+            _ = try sameEverywhere(sql + "\n", inputs: ties)
+        }
+        let top = try sameEverywhere(kept[0] + "\n", inputs: ties)
+        #expect(Table(top).batches.first?.tables.first == [["NULL", "2"], ["b", "2"], ["d", "2"]], "\(top)")
+        // The quickstart's words stream, inlined into its top-5 query, which is counted.
+        let plan = try Replay.plan(source + """
+            CREATE STREAM words AS SELECT w.value AS word FROM s, split(s.k, ' ') AS w WHERE w.value <> '';
+            SELECT word, count(*) AS n FROM words GROUP BY word ORDER BY n DESC, word LIMIT 5;
+            """)
+        #expect(plan.streams.first?.inlinedInto == 1 && plan.statements.first?.hashCounted == true)
     }
 
     @Test func theSettingIsASwitch() {

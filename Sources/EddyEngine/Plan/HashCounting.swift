@@ -28,8 +28,10 @@ import EddySQL
 /// - the columns keep the names SQLite gave them.
 ///
 /// A query is rewritten only when all of this can be checked:
-/// - a plain `SELECT ... FROM ... [WHERE ...] GROUP BY <one term>`: no
-///   WITH, DISTINCT, HAVING, ORDER BY, LIMIT, WINDOW or compound;
+/// - a plain `SELECT ... FROM ... [WHERE ...] GROUP BY <one term> [ORDER BY
+///   ...] [LIMIT ...]`: no WITH, DISTINCT, HAVING, WINDOW or compound, and
+///   an ORDER BY only of result columns, one of them the key (see
+///   `ordersTotally`);
 /// - the term is not a column number, and the key query compiles (a term
 ///   that names a result alias does not: SQLite resolves a name to a column
 ///   of the FROM before an alias, and the query is left alone);
@@ -52,7 +54,7 @@ extension Planner {
                      location: SourceLocation, _ db: Database) -> HashCounted? {
         guard plan.settings.hashCount, access.functions.isDisjoint(with: ["random", "randomblob"]),
               let names = try? db.asJob({ () throws(SQLiteError) in try db.prepare(query.text, persistent: false) }).columnNames,
-              let shape = GroupCountShape(query.text, columnNames: names), Self.sortsOnOneBinaryKey(query.text, db) else { return nil }
+              let shape = GroupCountShape(query.text, columnNames: names), Self.sortsOnOneBinaryKey(shape.grouped, db) else { return nil }
         var columns: [String] = []
         for (item, name) in zip(shape.items, names) {
             let expression: String
@@ -78,7 +80,8 @@ extension Planner {
         do {
             let counter = try HashGroupCount(keysSQL: shape.keysSQL, table: qualified, memoryLimit: Self.hashCountMemory(plan.settings),
                                              database: db)
-            let sql = prefix + "SELECT " + columns.joined(separator: ", ") + " FROM \(qualified) AS eddy_g ORDER BY eddy_g.k" + suffix
+            let sql = prefix + "SELECT " + columns.joined(separator: ", ") + " FROM \(qualified) AS eddy_g " + shape.orderBy
+                + (shape.limit.isEmpty ? "" : " " + shape.limit) + suffix
             let statement = try db.asJob { () throws(SQLiteError) in try db.prepare(sql) }
             db.reserve(table: table, as: "eddy's hash count of line \(location.line)")
             return HashCounted(counter: counter, statement: statement)
@@ -131,6 +134,12 @@ struct GroupCountShape {
     var items: [Item]
     /// `SELECT term FROM ... [WHERE ...]`.
     var keysSQL: String
+    /// The query without its `ORDER BY` and `LIMIT`: what SQLite groups.
+    var grouped: String
+    /// The query's `ORDER BY` (the key's order when it has none), and its
+    /// `LIMIT ...` or "", for the query over the groups.
+    var orderBy: String
+    var limit: String
 
     /// `columnNames`: SQLite's names of the query's columns, which tell an
     /// alias without AS (`s.value word`) from an expression's last word
@@ -147,6 +156,8 @@ struct GroupCountShape {
         var depth = 0
         var from: Int?
         var group: Int?
+        var order: Int?
+        var limit: Int?
         for (i, t) in tokens.enumerated() {
             if t.isPunct("(") { depth += 1; continue }
             if t.isPunct(")") { depth -= 1; continue }
@@ -161,17 +172,26 @@ struct GroupCountShape {
             case "GROUP":
                 guard group == nil, i + 1 < tokens.count, tokens[i + 1].isKeyword("BY") else { return nil }
                 group = i
-            case "HAVING", "ORDER", "LIMIT", "WINDOW", "UNION", "INTERSECT", "EXCEPT", "VALUES", "OVER", "FILTER":
+            case "ORDER":
+                guard group != nil, order == nil, limit == nil, i + 1 < tokens.count, tokens[i + 1].isKeyword("BY") else { return nil }
+                order = i
+            case "LIMIT":
+                guard group != nil, limit == nil else { return nil }
+                limit = i
+            case "HAVING", "WINDOW", "UNION", "INTERSECT", "EXCEPT", "VALUES", "OVER", "FILTER":
                 return nil
             default: break
             }
         }
         guard depth == 0, let from, let group, from > 1, group > from + 1 else { return nil }
-        let term = Array(tokens[(group + 2)...])
+        let termEnd = order ?? limit ?? tokens.count
+        let term = Array(tokens[(group + 2)..<termEnd])
         guard !term.isEmpty, !(term.count == 1 && term[0].kind == .number),
               !Self.hasTopLevelComma(term[...]) else { return nil }
 
         var items: [Item] = []
+        // Which columns an ORDER BY may name: see `ordersTotally`.
+        var nameable: [Bool] = []
         var start = 1
         var d = 0
         for i in 1...from {
@@ -182,6 +202,9 @@ struct GroupCountShape {
             guard !item.isEmpty, items.count < columnNames.count else { return nil }
             let expression = Self.withoutAlias(item, name: columnNames[items.count])
             guard !expression.isEmpty else { return nil }
+            let columnReference = expression.enumerated().allSatisfy { j, t in j % 2 == 0 ? t.isName : t.isPunct(".") }
+                && expression.count % 2 == 1 && expression.count <= 5
+            nameable.append(expression.count < item.count || (columnReference && Self.same(expression, term)))
             if Self.same(expression, term) {
                 items.append(.key)
             } else if Self.isCountStar(expression) {
@@ -193,7 +216,54 @@ struct GroupCountShape {
         }
         guard items.count == columnNames.count, items.contains(.count) else { return nil }
         self.items = items
-        keysSQL = "SELECT " + source((group + 2)..<tokens.count) + " " + source(from..<group)
+        keysSQL = "SELECT " + source((group + 2)..<termEnd) + " " + source(from..<group)
+        grouped = source(0..<termEnd)
+        if let order {
+            guard let key = items.firstIndex(of: .key),
+                  Self.ordersTotally(Array(tokens[(order + 2)..<(limit ?? tokens.count)]), key: key, columnNames: columnNames,
+                                     nameable: nameable)
+            else { return nil }
+            orderBy = source(order..<(limit ?? tokens.count))
+        } else {
+            orderBy = "ORDER BY eddy_g.k"
+        }
+        self.limit = limit.map { source($0..<tokens.count) } ?? ""
+    }
+
+    /// Whether an `ORDER BY` list sorts the groups the same over the groups
+    /// table as over the query's own: each term is a column of the result,
+    /// by its number or by a name that is one column's alone, with ASC, DESC
+    /// and NULLS FIRST or LAST at most; and one term is the key, so that no
+    /// two groups tie (on the groups table, ties would come out in another
+    /// order). In the query over the groups every column has its name as an
+    /// alias, so a name picks that column. In the query as written, SQLite
+    /// reads a name as an alias first, then as a column of the FROM: so a
+    /// name must be an alias there (`nameable`), or the key written as a
+    /// column (`ORDER BY word` for `SELECT word, ...`). Any other name could
+    /// mean something else there (`"count(*)"` would be a string).
+    static func ordersTotally(_ tokens: [Token], key: Int, columnNames: [String], nameable: [Bool]) -> Bool {
+        let lowered = columnNames.map { $0.lowercased() }
+        guard Set(lowered).count == lowered.count, !tokens.isEmpty else { return false }
+        var terms: [[Token]] = [[]]
+        for t in tokens {
+            if t.isPunct(",") { terms.append([]) } else { terms[terms.count - 1].append(t) }
+        }
+        var columns: [Int] = []
+        for term in terms {
+            guard let first = term.first else { return false }
+            var rest = term.dropFirst().map { $0.kind == .word ? $0.value.uppercased() : "(\($0.value))" }
+            if rest.first == "ASC" || rest.first == "DESC" { rest.removeFirst() }
+            if rest == ["NULLS", "FIRST"] || rest == ["NULLS", "LAST"] { rest = [] }
+            guard rest.isEmpty else { return false }
+            if first.kind == .number, let n = Int(first.value), n >= 1, n <= columnNames.count {
+                columns.append(n - 1)
+            } else if first.isName, let i = lowered.firstIndex(of: first.value.lowercased()), nameable[i] {
+                columns.append(i)
+            } else {
+                return false
+            }
+        }
+        return columns.contains(key)
     }
 
     /// `count(*)`, in any case.
