@@ -70,7 +70,12 @@ extension Planner {
             columns.append("\(expression) AS \(quoteIdentifier(name))")
         }
         var table = "eddy_hash_line_\(location.line)"
-        while plan.relations[table] != nil || (try? db.tableExists(table)) != false { table += "_" }
+        while true {
+            // A name the job does not use; a failing lookup leaves the query as written.
+            guard let taken = try? db.tableExists(table) else { return nil }
+            if plan.relations[table] == nil && !taken { break }
+            table += "_"
+        }
         let qualified = "main.\(quoteIdentifier(table))"
         do {
             try db.execute("CREATE TABLE \(qualified) (k, n)")
