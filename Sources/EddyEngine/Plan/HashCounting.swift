@@ -107,22 +107,27 @@ extension Planner {
     /// key with the BINARY collation (`k(1,B)`; a descending or NOCASE key
     /// reads otherwise).
     static func sortsOnOneBinaryKey(_ query: String, _ db: Database) -> Bool {
-        guard let explain = try? db.asJob({ () throws(SQLiteError) in try db.prepare("EXPLAIN " + query, persistent: false) }) else {
-            return false
+        guard let program = program(query, db) else { return false }
+        let sorters = program.filter { ["SorterOpen", "OpenEphemeral", "OpenAutoindex"].contains($0.opcode) }
+            .map { $0.opcode == "SorterOpen" ? $0.p4 : $0.opcode }
+        return sorters == ["k(1,B)"]
+    }
+
+    /// SQLite's program for `sql` (`EXPLAIN`): each instruction's opcode and
+    /// P4, where a sort's key reads `k(2,B,NOCASE)`; nil when it does not
+    /// compile. What SQLite decided, rather than eddy's guess from the text.
+    static func program(_ sql: String, _ db: Database) -> [(opcode: String, p4: String)]? {
+        guard let explain = try? db.asJob({ () throws(SQLiteError) in try db.prepare("EXPLAIN " + sql, persistent: false) }) else {
+            return nil
         }
         defer { explain.reset() }
-        var sorters: [String] = []
+        var instructions: [(opcode: String, p4: String)] = []
         do {
-            while try explain.step() {
-                let opcode = explain.string(1) ?? ""
-                if opcode == "SorterOpen" || opcode == "OpenEphemeral" || opcode == "OpenAutoindex" {
-                    sorters.append(opcode == "SorterOpen" ? (explain.string(5) ?? "") : opcode)
-                }
-            }
+            while try explain.step() { instructions.append((explain.string(1) ?? "", explain.string(5) ?? "")) }
         } catch {
-            return false
+            return nil
         }
-        return sorters == ["k(1,B)"]
+        return instructions
     }
 }
 

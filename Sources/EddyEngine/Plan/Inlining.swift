@@ -63,14 +63,9 @@ extension Planner {
         guard let n = try? db.asJob({ () throws(SQLiteError) in try db.prepare(query, persistent: false) }).columnCount,
               n > 0 else { return false }
         let order = (1...n).map(String.init).joined(separator: ", ")
-        let sql = "EXPLAIN SELECT * FROM (\(query)) ORDER BY \(order)"
-        guard let explain = try? db.asJob({ () throws(SQLiteError) in try db.prepare(sql, persistent: false) }) else { return false }
-        defer { explain.reset() }
+        guard let program = program("SELECT * FROM (\(query)) ORDER BY \(order)", db) else { return false }
         let binary = "k(\(n)," + Array(repeating: "B", count: n).joined(separator: ",") + ")"
-        var keys: [String] = []
-        while (try? explain.step()) == true {
-            if let p4 = explain.string(5), p4.hasPrefix("k(\(n),") { keys.append(p4) }
-        }
+        let keys = program.map(\.p4).filter { $0.hasPrefix("k(\(n),") }
         return !keys.isEmpty && keys.allSatisfy { $0 == binary }
     }
 
